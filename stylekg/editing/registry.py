@@ -1,0 +1,36 @@
+"""One registry: method name → (hyper-parameter class, apply function), imported lazily."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import EditError
+
+# name → module path; each module exposes ``HPARAMS`` (a dataclass) and ``apply``.
+METHODS: dict[str, str] = {
+    "rome": "stylekg.editing.rome",
+    "memit": "stylekg.editing.memit",
+    "alphaedit": "stylekg.editing.alphaedit",
+    "ft": "stylekg.editing.finetune",
+    "penalty-ft": "stylekg.editing.penalty_ft",
+    "classifier-ft": "stylekg.editing.classifier_ft",
+    "lora": "stylekg.editing.lora",
+    "steer": "stylekg.editing.steering",
+}
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    hparams_class: type
+    apply: Callable[..., Any]
+
+
+def get_method(name: str) -> Method:
+    if name not in METHODS:
+        raise EditError(f"unknown editing method {name!r}", hint=f"choose one of {', '.join(sorted(METHODS))}")
+    module = importlib.import_module(METHODS[name])
+    return Method(name, module.HPARAMS, module.apply)

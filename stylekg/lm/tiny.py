@@ -1,0 +1,80 @@
+"""A tiny randomly initialised GPT-2 with an offline-trained tokenizer, for fast unit tests.
+
+Nothing is downloaded: the byte-level BPE tokenizer is trained on a small corpus shipped with
+stylekg, and the weights come from a fixed seed, so every machine builds the same model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from .cache import cache_dir, sha256_text
+
+SPECIAL = "<|endoftext|>"
+
+
+@dataclass(frozen=True)
+class TinyConfig:
+    n_layer: int = 4
+    n_embd: int = 64
+    n_head: int = 4
+    n_positions: int = 128
+    vocab_size: int = 512
+    seed: int = 0
+
+
+def _corpus() -> str:
+    return resources.files("stylekg.data").joinpath("tiny_corpus.txt").read_text("utf-8")
+
+
+def tiny_tokenizer(vocab_size: int = 512):
+    """A byte-level BPE tokenizer trained (once, then cached on disk) on the shipped corpus."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    corpus = _corpus()
+    key = sha256_text("tiny-tokenizer-v1", corpus, str(vocab_size))[:16]
+    path: Path = cache_dir("tokenizers") / f"tiny-bpe-{key}.json"
+    if not path.exists():
+        bpe = ByteLevelBPETokenizer(add_prefix_space=False)
+        bpe.train_from_iterator(
+            corpus.splitlines(), vocab_size=vocab_size, min_frequency=1, special_tokens=[SPECIAL]
+        )
+        tmp = path.with_suffix(".tmp")
+        bpe.save(str(tmp))
+        tmp.replace(path)
+    tok = PreTrainedTokenizerFast(
+        tokenizer_file=str(path), bos_token=SPECIAL, eos_token=SPECIAL, unk_token=SPECIAL, pad_token=SPECIAL
+    )
+    return tok
+
+
+def tiny_gpt2(config: TinyConfig = TinyConfig()):
+    """(model, tokenizer): a seeded random GPT-2 (Conv1D layout) in eval mode."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tokenizer = tiny_tokenizer(config.vocab_size)
+    hf_config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=config.n_positions,
+        n_embd=config.n_embd,
+        n_layer=config.n_layer,
+        n_head=config.n_head,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+    )
+    generator_state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(config.seed)
+        model = GPT2LMHeadModel(hf_config)
+    finally:
+        torch.random.set_rng_state(generator_state)
+    model.eval()
+    return model, tokenizer
