@@ -1,0 +1,37 @@
+"""Shared fixtures: the tiny random GPT-2 (fast) and the real SmolLM2 (slow), offline only."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    """The tiny random GPT-2 (Conv1D layout) as a LoadedModel; do not leave it edited."""
+    from stylekg.lm import load_model
+
+    return load_model("tiny-gpt2")
+
+
+@pytest.fixture(scope="session")
+def smollm():
+    """The real SmolLM2-135M-Instruct (Llama layout) as a LoadedModel; do not leave it edited."""
+    from stylekg.lm import load_model
+
+    return load_model("smollm2-135m")
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch):
+    """An isolated STYLEKG_HOME for tests that write caches or stores (models stay in the real cache)."""
+    monkeypatch.setenv("STYLEKG_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
