@@ -13,21 +13,31 @@ import torch  # noqa: E402
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
+# Models are cached in the user's real stylekg home even when a test isolates STYLEKG_HOME.
+_MODEL_HOME = os.environ.get("STYLEKG_HOME")
+
+
+def _load(name: str):
+    from stylekg.lm import load_model
+
+    with pytest.MonkeyPatch.context() as mp:
+        if _MODEL_HOME:
+            mp.setenv("STYLEKG_HOME", _MODEL_HOME)
+        else:
+            mp.delenv("STYLEKG_HOME", raising=False)
+        return load_model(name)
+
 
 @pytest.fixture(scope="session")
 def tiny():
     """The tiny random GPT-2 (Conv1D layout) as a LoadedModel; do not leave it edited."""
-    from stylekg.lm import load_model
-
-    return load_model("tiny-gpt2")
+    return _load("tiny-gpt2")
 
 
 @pytest.fixture(scope="session")
 def smollm():
     """The real SmolLM2-135M-Instruct (Llama layout) as a LoadedModel; do not leave it edited."""
-    from stylekg.lm import load_model
-
-    return load_model("smollm2-135m")
+    return _load("smollm2-135m")
 
 
 @pytest.fixture()

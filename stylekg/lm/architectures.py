@@ -43,6 +43,8 @@ class Architecture:
     layout: WeightLayout
     n_layers_attr: str = "num_hidden_layers"
     hidden_attr: str = "hidden_size"
+    rotary: str | None = None  # model-level rotary embedding module (None: absolute/learned positions)
+    rotary_by_layer_type: bool = False  # rotary(x, position_ids, layer_type): one table per layer type
 
     def layer(self, index: int) -> str:
         return f"{self.layers}.{index}"
@@ -111,6 +113,7 @@ _LLAMA_LIKE = dict(
     final_norm="model.norm",
     lm_head="lm_head",
     layout=WeightLayout.LINEAR,
+    rotary="model.rotary_emb",
 )
 _GPTJ = dict(
     layers="transformer.h",
@@ -135,7 +138,7 @@ _NEOX = dict(
     attn_out="gpt_neox.layers.{}.attention.dense",
     embed="gpt_neox.embed_in",
     final_norm="gpt_neox.final_layer_norm",
-    lm_head="embed_out",
+    lm_head="lm_head",  # "embed_out" before transformers 5
     layout=WeightLayout.LINEAR,
 )
 
@@ -144,7 +147,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     "LlamaForCausalLM": Architecture(model_class="LlamaForCausalLM", **_LLAMA_LIKE),
     "MistralForCausalLM": Architecture(model_class="MistralForCausalLM", **_LLAMA_LIKE),
     "Qwen2ForCausalLM": Architecture(model_class="Qwen2ForCausalLM", **_LLAMA_LIKE),
-    "Gemma3ForCausalLM": Architecture(model_class="Gemma3ForCausalLM", **_LLAMA_LIKE),
+    "Gemma3ForCausalLM": Architecture(model_class="Gemma3ForCausalLM", **_LLAMA_LIKE, rotary_by_layer_type=True),
     "GPTJForCausalLM": Architecture(model_class="GPTJForCausalLM", **_GPTJ),
     "GPTNeoXForCausalLM": Architecture(model_class="GPTNeoXForCausalLM", **_NEOX),
 }

@@ -94,6 +94,8 @@ class Trace(contextlib.AbstractContextManager):
                 raise StopForward()
             return output
 
+        pre_hook._stylekg_hook = True  # type: ignore[attr-defined]
+        hook._stylekg_hook = True  # type: ignore[attr-defined]
         try:
             if edit_input is not None:
                 self._handles.append(module.register_forward_pre_hook(pre_hook, with_kwargs=True))
@@ -164,5 +166,9 @@ class TraceDict(OrderedDict, contextlib.AbstractContextManager):
 
 
 def hook_count(model: torch.nn.Module) -> int:
-    """Number of forward (pre-)hooks currently registered anywhere in the model."""
-    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+    """Number of stylekg forward (pre-)hooks alive anywhere in the model (transformers' own are ignored)."""
+    return sum(
+        getattr(h, "_stylekg_hook", False)
+        for m in model.modules()
+        for h in (*m._forward_hooks.values(), *m._forward_pre_hooks.values())
+    )
