@@ -1,0 +1,42 @@
+"""``stylekg viz GRAPH [--run RUN_ID] -o graph.html``: an interactive offline page of a stored graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import StoreOpt, console
+
+
+def viz(
+    graph: Annotated[str, typer.Argument(help="Name of a stored graph (see `stylekg kg graphs`).")],
+    run: Annotated[str | None, typer.Option("--run", help="Colour nodes by this run's metrics ('latest': newest run).")] = None,
+    metric: Annotated[str, typer.Option("--metric", help="Which metric sets colour and size.")] = "efficacy",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output HTML file.")] = Path("graph.html"),
+    store: StoreOpt = None,
+) -> None:
+    """Write an interactive pyvis page of GRAPH; with --run, colour and size show that run's metrics."""
+    from ..errors import StoreError
+    from ..graphs.pyvis_view import write_html
+    from ..kg.stores import open_store
+
+    with open_store(store) as opened:
+        loaded = opened.load_graph(graph)
+        record = None
+        if run == "latest":
+            runs = opened.runs(graph)
+            if not runs:
+                raise StoreError(f"graph {graph!r} has no runs yet", hint="drop --run to draw the plain hierarchy")
+            record = runs[0]
+        elif run:
+            record = opened.load_run(run)
+            if record.graph != graph:
+                raise StoreError(f"run {run!r} belongs to graph {record.graph!r}, not {graph!r}")
+    path = write_html(loaded, out, record, metric)
+    console.print(f"wrote {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("viz")(viz)

@@ -1,0 +1,1 @@
+"""Views of stored data (graphs, runs): they read results, never models."""

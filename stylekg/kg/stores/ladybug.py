@@ -1,0 +1,148 @@
+"""The embedded default store: an on-disk LadybugDB (the maintained Kùzu fork) database file.
+
+LadybugDB allows one read-write process per database file; a second process gets a :class:`StoreError`
+naming the file and the fix. The schema is created on first use and upgraded through
+:data:`cypher_ladybug.MIGRATIONS` using the version kept in the ``StyleKGMeta`` table.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ladybug
+
+from ...errors import StoreError
+from . import cypher_ladybug
+from .base import SCHEMA_VERSION, GraphStore, Tx
+from .readonly import reject_writes
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ".lbug"  # LadybugDB's own name for its single-file databases (+ .wal/.shadow/.tmp beside it)
+
+
+class LadybugStore(GraphStore):
+    """A style-graph store in one LadybugDB file. Open with ``with LadybugStore(path) as store: ...``."""
+
+    cypher = cypher_ladybug
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self.location = str(self.path)
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a directory, not a LadybugDB file", hint=f"pass a file such as {self.path / 'graph.lbug'}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = ladybug.Database(str(self.path))
+        except RuntimeError as exc:
+            if "lock" in str(exc).lower():
+                raise StoreError(
+                    f"the graph store {self.path} is in use by another process (LadybugDB allows one writer per file)",
+                    hint="wait for or close the other stylekg command, or pass --store with another path",
+                ) from None
+            raise StoreError(f"cannot open LadybugDB store {self.path}: {exc}") from None
+        self._conn: ladybug.Connection | None = ladybug.Connection(self._db)
+        self._ensure_schema()
+
+    # ---- connection ----------------------------------------------------------------------
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._db.close()
+            self._conn = None
+
+    def _exec(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if self._conn is None:
+            raise StoreError(f"store {self.location} is closed")
+        result = self._conn.execute(query, params)
+        results = result if isinstance(result, list) else [result]
+        rows = list(results[-1].rows_as_dict())
+        for res in results:
+            res.close()
+        return rows
+
+    def _write(self, work: Callable[[Tx], Any]) -> Any:
+        self._exec("BEGIN TRANSACTION", {})
+        try:
+            out = work(self._exec)
+        except BaseException as exc:
+            self._rollback()
+            if isinstance(exc, RuntimeError):
+                raise StoreError(f"LadybugDB refused the write: {exc}") from exc
+            raise
+        self._exec("COMMIT", {})
+        return out
+
+    def _rollback(self) -> None:
+        try:
+            self._exec("ROLLBACK", {})
+        except RuntimeError as exc:  # the database may already have aborted the transaction itself
+            log.debug("rollback: %s", exc)
+
+    def _read(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            return self._exec(query, params)
+        except RuntimeError as exc:
+            raise StoreError(f"LadybugDB query failed: {exc}") from None
+
+    def query(self, cypher: str, params: dict[str, Any] | None = None, write: bool = False) -> list[dict[str, Any]]:
+        """User Cypher. Read-only unless ``write``: write clauses are refused, and the statement runs in a
+        transaction that is always rolled back, so nothing it does can persist."""
+        params = dict(params or {})
+        if write:
+            rows = self._write(lambda tx: tx(cypher, params))
+            return [{k: _plain(v) for k, v in row.items()} for row in rows]
+        reject_writes(cypher)
+        self._exec("BEGIN TRANSACTION", {})
+        try:
+            return [{k: _plain(v) for k, v in row.items()} for row in self._exec(cypher, params)]
+        except RuntimeError as exc:
+            raise StoreError(f"LadybugDB query failed: {exc}") from None
+        finally:
+            self._rollback()
+
+    # ---- schema --------------------------------------------------------------------------
+    def _ensure_schema(self) -> None:
+        if not self._exec(*cypher_ladybug.META_TABLE_EXISTS):
+            log.info("creating the stylekg schema (v%d) in %s", SCHEMA_VERSION, self.path)
+
+            def create(tx: Tx) -> None:
+                for stmt in cypher_ladybug.schema_statements():
+                    tx(stmt, {})
+                tx(*cypher_ladybug.set_meta("schema_version", str(SCHEMA_VERSION)))
+
+            self._write(create)
+            return
+        rows = self._exec(*cypher_ladybug.get_meta("schema_version"))
+        version = int(rows[0]["value"]) if rows else 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has stylekg schema v{version}, newer than this stylekg (v{SCHEMA_VERSION})",
+                hint="upgrade stylekg, or pass --store with another path",
+            )
+        while version < SCHEMA_VERSION:
+            stmts = cypher_ladybug.MIGRATIONS.get(version, ())
+            target = version + 1
+            log.info("migrating %s: schema v%d → v%d", self.path, version, target)
+
+            def migrate(tx: Tx, stmts: tuple[str, ...] = stmts, target: int = target) -> None:
+                for stmt in stmts:
+                    tx(stmt, {})
+                tx(*cypher_ladybug.set_meta("schema_version", str(target)))
+
+            self._write(migrate)
+            version = target
+
+
+def _plain(value: Any) -> Any:
+    """LadybugDB node/rel dicts → properties plus ``_label`` (internal ids dropped), like the Neo4j store."""
+    if isinstance(value, dict):
+        if "_LABEL" in value:
+            return {**{k: _plain(v) for k, v in value.items() if not k.startswith("_")}, "_label": value["_LABEL"]}
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
