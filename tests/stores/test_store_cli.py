@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 
 import pytest
 from typer.testing import CliRunner
@@ -15,6 +12,8 @@ from stylekg.cli import app
 from stylekg.graphs.pyvis_view import colour
 from stylekg.kg.io import save_graph
 from stylekg.kg.stores import open_store
+
+from tests.browser import chromium_or_skip, colour_counts, dump_dom, rgb, screenshot
 
 from .graphs import GRAPH, NASTY, edit_run, hierarchy, snapshot
 
@@ -93,29 +92,15 @@ def test_viz_page_is_offline_and_carries_the_run(saved, tmp_path):
     assert result.exit_code != 0 and "no run 'missing'" in str(result.exception)
 
 
-CHROMIUM = "/usr/bin/chromium"
-
-
 @pytest.mark.browser
 def test_viz_renders_in_headless_chromium(saved, tmp_path):
-    if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
-        from tests.store_fixtures import require_or_skip
-
-        require_or_skip("browser tests need Debian's chromium (apt-get install chromium)", "STYLEKG_REQUIRE_BROWSER")
+    chromium_or_skip()
     out = tmp_path / "graph.html"
     assert _run("viz", GRAPH, "--run", "new", "--store", str(saved), "-o", str(out)).exit_code == 0
-    shot = tmp_path / "shot.png"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-             "--window-size=1000,800", "--virtual-time-budget=8000"]
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120)
-    assert "<canvas" in dom.stdout, dom.stderr[-500:]  # vis-network drew its canvas: the JS ran offline
-    subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", out.as_uri()], capture_output=True, timeout=120)
-    from PIL import Image
-
-    counts = {rgb: n for n, rgb in Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 22)}
+    dom, errors = dump_dom(out, tmp_path, window=(1000, 800))
+    assert "<canvas" in dom and not errors, errors  # vis-network drew its canvas: the JS ran offline
+    counts = colour_counts(screenshot(out, tmp_path, window=(1000, 800)))
     assert len(counts) > 50, "screenshot is blank"
     # the edited parent (efficacy 0.4) and its subclass Bombast (0.2) are filled with their metric colours
     for value in (0.4, 0.2):
-        rgb = tuple(int(colour(value)[i : i + 2], 16) for i in (1, 3, 5))
-        assert counts.get(rgb, 0) > 30, f"no node drawn in {colour(value)} (efficacy {value})"
+        assert counts.get(rgb(colour(value)), 0) > 30, f"no node drawn in {colour(value)} (efficacy {value})"
