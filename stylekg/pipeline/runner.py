@@ -322,8 +322,9 @@ class Pipeline:
     def _style_row(self, sid: str, role: str, metrics: dict[str, float]) -> dict[str, Any]:
         name = self.graph.node(sid).name if sid in self.graph else sid
         held_b, held_a = metrics["held_before"], metrics["held_after"]
-        metrics = {**metrics, "efficacy": (held_b - held_a) if role != "unrelated" else 0.0,
-                   "drift": abs(metrics["marker_logprob_delta"])}
+        metrics = {**metrics, "drift": abs(metrics["marker_logprob_delta"])}
+        if role != "unrelated":  # efficacy = share of held marker edges the erase flipped (unrelated: drift only)
+            metrics["efficacy"] = held_b - held_a
         return {"node_id": sid, "name": name, "role": role, "presence_before": metrics["marker_logprob_before"],
                 "presence_after": metrics["marker_logprob_after"], "marker_rate_before": held_b,
                 "marker_rate_after": held_a, "metrics": metrics}
@@ -359,9 +360,19 @@ class Pipeline:
             cypher.append({"title": f"stylekg query subclass-effects {self.graph.node(node_id).name!r}",
                            "query": "(named query: stylekg.kg.queries.subclass_effects)", "params": {"node": node_id},
                            "rows": [_plain(e) for e in effects]})
-        write_html(self.graph, self.run_dir / "graph.html", run=record, metric="efficacy")
+        write_html(self._view_graph(record, node_id), self.run_dir / "graph.html", run=record, metric="efficacy")
         (self.run_dir / "run_record.json").write_text(json.dumps(dataclasses.asdict(record), default=str, indent=2))
         return {"run_record": record.id, "cypher": cypher, "graph_html": "graph.html"}
+
+    def _view_graph(self, record: RunRecord, node_id: str) -> StyleGraph:
+        """The part of the graph a reader needs: edited node, measured styles, their parents, edited traits."""
+        from ..kg.inheritance import ancestors, neighbourhood, subgraph
+
+        keep = set(neighbourhood(self.graph, node_id))
+        for target in record.targets:
+            if target.target_id in self.graph:
+                keep |= {target.target_id, *ancestors(self.graph, target.target_id)}
+        return subgraph(self.graph, keep, name=self.graph.name)
 
     def _report(self, summary: dict[str, Any]) -> tuple[Path | None, Path | None]:
         from ..graphs.report import write_report
