@@ -26,7 +26,10 @@ EDGE_RULES: dict[EdgeType, tuple[frozenset[NodeType], frozenset[NodeType]]] = {
         frozenset({NodeType.TRAIT}),
     ),
     EdgeType.EXPRESSED_BY: (frozenset({NodeType.TRAIT}), frozenset({NodeType.MARKER})),
-    EdgeType.ALIAS_OF: (frozenset({NodeType.ALIAS}), frozenset({NodeType.STYLE, NodeType.ABSTRACT_STYLE})),
+    EdgeType.ALIAS_OF: (
+        frozenset({NodeType.ALIAS}),
+        frozenset({NodeType.STYLE, NodeType.ABSTRACT_STYLE, NodeType.NEUTRAL}),
+    ),
     EdgeType.NEUTRAL_FORM: (frozenset({NodeType.MARKER}), frozenset({NodeType.MARKER})),
     EdgeType.FACT: (
         frozenset({NodeType.STYLE, NodeType.ENTITY, NodeType.ABSTRACT_STYLE}),
@@ -43,6 +46,7 @@ class StyleGraph:
     description: str = ""
     properties: dict[str, Any] = field(default_factory=dict)
     _g: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph, repr=False)
+    _version: int = field(default=0, repr=False, compare=False)  # bumped on every mutation (memo key)
 
     # ---- reading -------------------------------------------------------------------------
     def __contains__(self, node_id: str) -> bool:
@@ -70,6 +74,9 @@ class StyleGraph:
                 yield edge
 
     def edge(self, edge_id: str) -> Edge:
+        ends = _ends_of(edge_id)  # fast path: ids made by schema.edge_id encode their ends
+        if ends and self._g.has_edge(ends[0], ends[1], key=edge_id):
+            return self._g.edges[ends[0], ends[1], edge_id]["edge"]
         for edge in self.edges():
             if edge.id == edge_id:
                 return edge
@@ -116,6 +123,7 @@ class StyleGraph:
                 raise GraphError(f"node {node.id!r} already exists with type {existing.type.value}")
             return existing
         self._g.add_node(node.id, node=node)
+        self._version += 1
         return node
 
     def add_edge(self, edge: Edge) -> Edge:
@@ -124,11 +132,13 @@ class StyleGraph:
             if existing.id == edge.id:
                 return existing
         self._g.add_edge(edge.source, edge.target, key=edge.id, edge=edge)
+        self._version += 1
         return edge
 
     def remove_node(self, node_id: str) -> None:
         self.node(node_id)
         self._g.remove_node(node_id)
+        self._version += 1
 
     def add_all(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> None:
         """Add many nodes and edges atomically: on any error the graph is left unchanged."""
@@ -140,7 +150,67 @@ class StyleGraph:
                 self.add_edge(edge)
         except Exception:
             self._g = backup
+            self._version += 1
             raise
+
+    # ---- extensions (additive) -----------------------------------------------------------
+    @property
+    def version(self) -> int:
+        """A counter bumped on every mutation: a key for memoised queries (see ``inheritance``)."""
+        return self._version
+
+    def number_of_edges(self) -> int:
+        return self._g.number_of_edges()
+
+    def remove_edge(self, edge_id: str) -> None:
+        edge = self.edge(edge_id)
+        self._g.remove_edge(edge.source, edge.target, key=edge.id)
+        self._version += 1
+
+    def copy(self, name: str | None = None) -> "StyleGraph":
+        """An independent copy (nodes and edges are shared immutable-by-convention dataclasses)."""
+        return StyleGraph(name or self.name, self.description, dict(self.properties), self._g.copy())
+
+    def merge(self, other: "StyleGraph") -> tuple[list[str], list[str]]:
+        """Add ``other``'s nodes and edges atomically; returns the ids that were new here."""
+        new_nodes = [n.id for n in other.nodes() if n.id not in self._g]
+        known = {e.id for e in self.edges()}
+        new_edges = [e.id for e in other.edges() if e.id not in known]
+        self.add_all(other.nodes(), other.edges())
+        return new_nodes, new_edges
+
+    def aliases_of(self, node_id: str) -> list[str]:
+        """Names of the Alias nodes pointing at ``node_id``."""
+        return [self.node(e.source).name for e in self.in_edges(node_id, EdgeType.ALIAS_OF)]
+
+    def validate(self) -> None:
+        """Check every edge against the rules and the hierarchy for cycles; raise naming the culprit."""
+        for edge in self.edges():
+            if edge.type is EdgeType.SUBCLASS_OF:
+                continue  # checked as a whole below
+            self._validate_edge(edge)
+        sub = nx.DiGraph((e.source, e.target) for e in self.edges(EdgeType.SUBCLASS_OF))
+        try:
+            cycle = nx.find_cycle(sub)
+        except nx.NetworkXNoCycle:
+            cycle = None
+        if cycle:
+            path = " → ".join([u for u, _ in cycle] + [cycle[0][0]])
+            raise GraphError(f"SUBCLASS_OF cycle: {path}", hint="the style hierarchy must stay a DAG")
+        for edge in self.edges(EdgeType.SUBCLASS_OF):
+            src_ok, dst_ok = EDGE_RULES[edge.type]
+            if self.node(edge.source).type not in src_ok or self.node(edge.target).type not in dst_ok:
+                raise GraphError(f"edge {edge.id!r}: SUBCLASS_OF must point to an AbstractStyle")
+
+    def stats(self) -> dict[str, Any]:
+        """Counts of nodes and edges by type."""
+        nodes: dict[str, int] = {}
+        for n in self.nodes():
+            nodes[n.type.value] = nodes.get(n.type.value, 0) + 1
+        edges: dict[str, int] = {}
+        for e in self.edges():
+            edges[e.type.value] = edges.get(e.type.value, 0) + 1
+        return {"nodes": len(self), "edges": self.number_of_edges(), "node_types": nodes, "edge_types": edges}
 
     def _validate_edge(self, edge: Edge) -> None:
         if not isinstance(edge, Edge):
@@ -182,3 +252,12 @@ class StyleGraph:
             seen.add(current)
             stack.extend(e.target for e in self.out_edges(current, EdgeType.SUBCLASS_OF))
         return False
+
+
+def _ends_of(edge_id: str) -> tuple[str, str] | None:
+    """(source, target) encoded in an id made by :func:`schema.edge_id`, or None."""
+    head, sep, tail = edge_id.partition(":")
+    if not sep or "->" not in tail:
+        return None
+    source, _, target = tail.partition("->")
+    return source, target

@@ -1,0 +1,184 @@
+"""The small LLM abstraction: ``LLMClient.complete_json(prompt, schema)`` with validation and repair.
+
+Subclasses implement one raw call, :meth:`LLMClient._complete` (a chat transcript → text). The base
+class turns that into validated JSON: it strips code fences, repairs truncated output (closes open
+strings, arrays and objects; drops trailing commas), checks the result against the JSON schema
+(:func:`check_schema`) and an optional semantic ``check``; on failure it re-asks with the error
+appended to the conversation, at most ``max_retries`` times, then raises :class:`LLMError`.
+The same machinery serves decomposition here and an LLM judge later.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from ...errors import LLMError
+
+log = logging.getLogger(__name__)
+Messages = list[dict[str, str]]
+SYSTEM = "You are a careful assistant that answers with a single JSON object and nothing else."
+
+
+def strip_fences(text: str) -> str:
+    """The JSON inside ```json fences or the span from the first '{' (model chatter removed)."""
+    match = re.search(r"```(?:json)?\s*(.*?)(```|$)", text, re.S)
+    if match and "{" in match.group(1):
+        text = match.group(1)
+    start = text.find("{")
+    return text[start:] if start >= 0 else text
+
+
+def repair_json(text: str) -> str:
+    """Close what a truncated JSON object left open; drop trailing commas and a dangling key."""
+    text = strip_fences(text).strip()
+    stack: list[str] = []
+    in_string = escape = False
+    for ch in text:
+        if in_string:
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            stack.append("}" if ch == "{" else "]")
+        elif ch in "}]" and stack:
+            stack.pop()
+    if in_string:
+        text += '"'
+    text = text.rstrip().rstrip(",").rstrip()
+    if stack and stack[-1] == "}" and re.search(_KEY_AT_END, text):
+        text = re.sub(r',?\s*' + _KEY_AT_END[len(r"[{,]\s*"):], "", text)  # a key whose value never came
+    text = text.rstrip().rstrip(",")
+    text += "".join(reversed(stack))
+    return re.sub(r",\s*([}\]])", r"\1", text)
+
+
+_KEY_AT_END = r'[{,]\s*"(?:[^"\\]|\\.)*"\s*:?$'
+
+
+def parse_json(text: str) -> tuple[Any, bool]:
+    """(value, repaired): parse as-is, else after :func:`repair_json`; raises ``ValueError`` naming the line."""
+    cleaned = strip_fences(text).strip()
+    try:
+        value, end = json.JSONDecoder().raw_decode(cleaned)  # tolerate chatter after the object
+        return value, bool(cleaned[end:].strip())
+    except json.JSONDecodeError as first:
+        try:
+            return json.loads(repair_json(text)), True
+        except json.JSONDecodeError:
+            raise ValueError(f"invalid JSON at line {first.lineno} column {first.colno}: {first.msg}") from None
+
+
+def check_schema(value: Any, schema: dict[str, Any], path: str = "$") -> None:
+    """Validate the JSON-schema subset stylekg uses (type, properties, required, additionalProperties,
+    items, enum, minItems/maxItems, minLength, pattern); raises ``ValueError`` naming the path."""
+    kind = schema.get("type")
+    types = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float)}
+    if isinstance(kind, list):
+        if not any(_is(value, types.get(k), k) for k in kind):
+            raise ValueError(f"{path}: expected one of {kind}, got {type(value).__name__}")
+    elif kind and not _is(value, types.get(kind), kind):
+        raise ValueError(f"{path}: expected {kind}, got {type(value).__name__}")
+    if "enum" in schema and value not in schema["enum"]:
+        raise ValueError(f"{path}: {value!r} is not one of {schema['enum']}")
+    if isinstance(value, str):
+        if len(value.strip()) < schema.get("minLength", 0):
+            raise ValueError(f"{path}: string shorter than {schema['minLength']}")
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            raise ValueError(f"{path}: {value!r} does not match {schema['pattern']!r}")
+    if isinstance(value, dict):
+        for key in schema.get("required", []):
+            if key not in value:
+                raise ValueError(f"{path}: missing required key {key!r}")
+        props = schema.get("properties", {})
+        if schema.get("additionalProperties") is False:
+            extra = sorted(set(value) - set(props))
+            if extra:
+                raise ValueError(f"{path}: unexpected keys {extra}")
+        for key, sub in props.items():
+            if key in value and value[key] is not None:
+                check_schema(value[key], sub, f"{path}.{key}")
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            raise ValueError(f"{path}: needs at least {schema['minItems']} items, got {len(value)}")
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            raise ValueError(f"{path}: at most {schema['maxItems']} items, got {len(value)}")
+        for i, item in enumerate(value):
+            check_schema(item, schema.get("items", {}), f"{path}[{i}]")
+
+
+def _is(value: Any, py: Any, kind: str) -> bool:
+    if py is None:
+        return True
+    if kind in ("integer", "number") and isinstance(value, bool):
+        return False
+    return isinstance(value, py)
+
+
+class LLMClient:
+    """Base of every provider. ``name`` + ``model`` identify it in provenance records."""
+
+    name = "llm"
+
+    def __init__(self, model: str, *, max_retries: int = 2) -> None:
+        self.model = model
+        self.max_retries = max_retries
+        self.calls = 0  # raw completions made (cache hits excluded)
+        self.repairs = 0  # outputs fixed locally (truncation, fences)
+        self.reasks = 0  # re-asks after invalid output
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}:{self.model}"
+
+    def _complete(self, messages: Messages, schema: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def complete_json(
+        self,
+        prompt: str,
+        schema: dict[str, Any],
+        *,
+        check: Callable[[Any], None] | None = None,
+        system: str = SYSTEM,
+    ) -> dict[str, Any]:
+        """A JSON object for ``prompt`` valid against ``schema`` (and ``check``, which raises ``ValueError``)."""
+        messages: Messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+        errors: list[str] = []
+        for attempt in range(self.max_retries + 1):
+            raw = self._complete(messages, schema)
+            try:
+                value, repaired = parse_json(raw)
+                check_schema(value, schema)
+                if check is not None:
+                    check(value)
+            except ValueError as exc:
+                errors.append(str(exc))
+                log.info("%s attempt %d invalid: %s", self.label, attempt + 1, exc)
+                if attempt == self.max_retries:
+                    break
+                self.reasks += 1
+                messages = messages + [
+                    {"role": "assistant", "content": raw},
+                    {"role": "user", "content": f"That answer was invalid: {exc}. Reply again with only the "
+                                                f"complete JSON object matching the schema."},
+                ]
+                continue
+            self.repairs += int(repaired)
+            self._store(prompt, schema, value)
+            return value
+        raise LLMError(
+            f"{self.label} gave invalid JSON {self.max_retries + 1} times; last error: {errors[-1]}",
+            hint="try another --model or --provider, or raise --retries",
+        )
+
+    def _store(self, prompt: str, schema: dict[str, Any], value: dict[str, Any]) -> None:
+        """Hook for caching providers: called with each accepted answer."""

@@ -1,0 +1,137 @@
+"""The ``openai`` provider: OpenAI or any OpenAI-compatible server (llama.cpp, vLLM, Ollama).
+
+Uses the official ``openai`` client with ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` (or arguments).
+It asks for structured outputs (``response_format: json_schema``) and falls back to ``json_object``,
+then to plain text, when the endpoint rejects a format (HTTP 400/422) — the fallback is remembered
+per client. Accepted answers are cached on disk under ``cache_dir("llm")`` keyed by
+sha256(endpoint, model, prompt, schema), so a repeated question costs no request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ...errors import LLMError
+from ...paths import cache_dir, sha256_text
+from .client import SYSTEM, LLMClient, Messages
+
+log = logging.getLogger(__name__)
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_MODEL = "gpt-4o-mini"
+MODES = ("json_schema", "json_object", "text")
+
+
+class OpenAIClient(LLMClient):
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        max_retries: int = 2,
+        cache: bool = True,
+        timeout: float = 120.0,
+        mode: str = "json_schema",
+        max_tokens: int = 2048,
+    ) -> None:
+        super().__init__(model or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL, max_retries=max_retries)
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        key = api_key or os.environ.get("OPENAI_API_KEY")
+        if not key:
+            if self.base_url == DEFAULT_BASE_URL:
+                raise LLMError("OPENAI_API_KEY is not set", hint="export it, or point OPENAI_BASE_URL at a local server")
+            key = "not-needed"  # local servers usually ignore the key
+        if mode not in MODES:
+            raise LLMError(f"unknown response mode {mode!r}", hint=f"use one of {', '.join(MODES)}")
+        import openai
+
+        self._openai = openai
+        self._client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=timeout, max_retries=1)
+        self.mode = mode
+        self.cache = cache
+        self.max_tokens = max_tokens
+        self.cache_hits = 0
+
+    # ---- cache -----------------------------------------------------------------------------
+    def cache_key(self, prompt: str, schema: dict[str, Any], system: str = SYSTEM) -> str:
+        return sha256_text(self.base_url, self.model, system + "\n" + prompt, json.dumps(schema, sort_keys=True))
+
+    def _cache_path(self, key: str) -> Path:
+        return cache_dir("llm") / f"{key}.json"
+
+    def complete_json(self, prompt: str, schema: dict[str, Any], *, check=None, system: str = SYSTEM) -> dict[str, Any]:
+        if self.cache:
+            path = self._cache_path(self.cache_key(prompt, schema, system))
+            if path.is_file():
+                try:
+                    value = json.loads(path.read_text(encoding="utf-8"))["value"]
+                    if check is not None:
+                        check(value)
+                    self.cache_hits += 1
+                    return value
+                except (ValueError, KeyError, TypeError) as exc:
+                    log.warning("ignoring bad LLM cache entry %s: %s", path.name, exc)
+        self._system = system
+        return super().complete_json(prompt, schema, check=check, system=system)
+
+    def _store(self, prompt: str, schema: dict[str, Any], value: dict[str, Any]) -> None:
+        if not self.cache:
+            return
+        path = self._cache_path(self.cache_key(prompt, schema, getattr(self, "_system", SYSTEM)))
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"endpoint": self.base_url, "model": self.model, "value": value}), encoding="utf-8")
+        tmp.replace(path)
+
+    # ---- one raw call ----------------------------------------------------------------------
+    def _format(self, schema: dict[str, Any]) -> dict[str, Any] | None:
+        if self.mode == "json_schema":
+            return {"type": "json_schema", "json_schema": {"name": "stylekg_answer", "schema": schema, "strict": False}}
+        if self.mode == "json_object":
+            return {"type": "json_object"}
+        return None
+
+    def _complete(self, messages: Messages, schema: dict[str, Any]) -> str:
+        openai = self._openai
+        while True:
+            kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0,
+                                      "max_tokens": self.max_tokens}
+            fmt = self._format(schema)
+            if fmt is not None:
+                kwargs["response_format"] = fmt
+            try:
+                response = self._client.chat.completions.create(**kwargs)
+            except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+                if self.mode != "text":
+                    nxt = MODES[MODES.index(self.mode) + 1]
+                    log.info("%s rejected response_format=%s (%s); falling back to %s", self.base_url, self.mode,
+                             getattr(exc, "status_code", "?"), nxt)
+                    self.mode = nxt
+                    continue
+                raise LLMError(f"{self.base_url} rejected the request: {_short(exc)}") from None
+            except openai.AuthenticationError:
+                raise LLMError(f"{self.base_url} refused the API key", hint="check OPENAI_API_KEY") from None
+            except openai.NotFoundError as exc:
+                raise LLMError(f"{self.base_url}: model {self.model!r} not found ({_short(exc)})",
+                               hint="pass --model with a model the server serves") from None
+            except openai.APIConnectionError:
+                raise LLMError(f"cannot reach the LLM endpoint {self.base_url}",
+                               hint="start the server or fix OPENAI_BASE_URL") from None
+            except openai.APIError as exc:
+                raise LLMError(f"{self.base_url} failed: {_short(exc)}") from None
+            self.calls += 1
+            if not response.choices:
+                return ""
+            choice = response.choices[0]
+            if choice.finish_reason == "length":
+                log.info("%s truncated its answer at max_tokens=%d", self.label, self.max_tokens)
+            return choice.message.content or ""
+
+
+def _short(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:200]

@@ -1,0 +1,66 @@
+"""The built-in library: every requested style, real shared parents, neutral forms, aliases, facts."""
+
+from __future__ import annotations
+
+from stylekg.kg import EdgeType, NodeType
+from stylekg.kg.inheritance import hierarchy
+from stylekg.kg.library import library_names, library_style, load_library
+
+REQUESTED = ["Homer Simpson", "Michael Scott", "Barack Obama", "Donald Trump", "Oprah Winfrey", "Dolly Parton",
+             "RuPaul", "Carl Sagan", "Ron Swanson", "Peter Griffin", "Yoda", "J.R.R. Tolkien", "John Steinbeck",
+             "James Joyce", "Stephen King", "Stephenie Meyer", "Neutral", "Assistant-speak"]
+
+
+def test_every_requested_style_is_there():
+    assert set(REQUESTED) <= set(library_names())
+    g = load_library()
+    g.validate()
+    assert g.node("Neutral:neutral").type is NodeType.NEUTRAL
+
+
+def test_shared_abstract_parents_are_real():
+    g = load_library()
+    h = hierarchy(g)
+    for parent, at_least in (("AbstractStyle:exaggeration", 3), ("AbstractStyle:folksy-warmth", 3),
+                             ("AbstractStyle:cosmic-wonder", 2), ("AbstractStyle:archaic-inverted-syntax", 2)):
+        styles = [s for s in h.subclasses(parent) if g.node(s).type is NodeType.STYLE]
+        assert len(styles) >= at_least, (parent, styles)
+
+
+def test_markers_have_neutral_forms_and_examples():
+    g = load_library()
+    plain = {e.target for e in g.out_edges("Trait:plain-wording", EdgeType.EXPRESSED_BY)}
+    styled = [m for m in g.nodes(NodeType.MARKER) if not m.properties.get("neutral") and m.id not in plain]
+    assert len(styled) > 60
+    for m in styled:
+        forms = g.out_edges(m.id, EdgeType.NEUTRAL_FORM)
+        assert forms, f"{m.id} has no neutral form"
+        assert m.properties.get("example"), f"{m.id} has no example"
+        assert g.node(forms[0].target).id in plain  # erasing moves towards the Neutral style
+
+
+def test_yoda_grammar_and_semantics_are_separate_traits():
+    g = load_library()
+    traits = {e.target for e in g.out_edges("Style:yoda", EdgeType.HAS_TRAIT)}
+    assert traits == {"Trait:inverted-syntax", "Trait:wise-jedi-counsel"}
+    grammar = {e.target for e in g.out_edges("Trait:inverted-syntax", EdgeType.EXPRESSED_BY)}
+    meaning = {e.target for e in g.out_edges("Trait:wise-jedi-counsel", EdgeType.EXPRESSED_BY)}
+    assert grammar and meaning and not grammar & meaning
+    aliases = set(g.aliases_of("Style:yoda"))
+    assert {"Yodda", "the green Jedi master"} <= aliases
+    kinds = {g.node(e.source).properties["alias_kind"] for e in g.in_edges("Style:yoda", EdgeType.ALIAS_OF)}
+    assert kinds == {"alias", "misspelling"}
+
+
+def test_facts_have_templates_and_known_objects():
+    g = load_library()
+    facts = {(g.node(e.source).name, e.relation): g.node(e.target).name for e in g.edges(EdgeType.FACT)}
+    assert facts[("Donald Trump", "born in")] == "New York"
+    assert facts[("Carl Sagan", "occupation")] == "astronomer"
+    assert all("{}" in e.template for e in g.edges(EdgeType.FACT))
+
+
+def test_assistant_speak_marks_overall():
+    g = library_style("Assistant-speak")
+    assert "Marker:overall" in g
+    assert g.out_edges("Marker:overall", EdgeType.NEUTRAL_FORM)
