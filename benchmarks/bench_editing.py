@@ -1,0 +1,136 @@
+"""Editing benchmarks: statistics throughput, one ROME edit, MEMIT scaling, AlphaEdit overhead.
+
+    .venv/bin/python benchmarks/bench_editing.py [--smollm] [--device cpu] [--out benchmarks/results/editing.json]
+
+* stats: tokens/s of the one-pass key statistics (all edited layers) vs a plain full forward over
+  the same token chunks (target: >= 80%).
+* rome: seconds for one ROME edit (statistics precomputed).
+* memit: seconds for 10 / 100 / 1000 edits on tiny-gpt2 (10 / 100 on SmolLM2 with --smollm); the
+  value optimisation uses a fixed number of steps so times compare across sizes.
+* alphaedit: the same requests with AlphaEdit; overhead = time / MEMIT's time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from stylekg.editing import alphaedit, memit, rome  # noqa: E402
+from stylekg.editing.hparams import default_hparams_path, load_hparams  # noqa: E402
+from stylekg.editing.stats import _chunks, collect_second_moments, generate_corpus  # noqa: E402
+from stylekg.editing.common.prompts import pad_batch, pad_id  # noqa: E402
+from stylekg.lm import load_model  # noqa: E402
+from stylekg.requests import EditRequest  # noqa: E402
+
+WORDS = [" Rome", " Paris", " soccer", " guitar", " French", " Tokyo", " London", " piano", " Berlin", " tennis"]
+
+
+def synthetic_requests(n: int) -> list[EditRequest]:
+    """``n`` distinct subject-last requests (person names built from syllables)."""
+    syll = ["ka", "lo", "mi", "ter", "sa", "ven", "dor", "li", "ba", "ne"]
+    out = []
+    for i in range(n):
+        name = "".join(syll[(i // 10**k) % 10] for k in range(3)).capitalize() + " " + syll[i % 7].capitalize() + "son"
+        out.append(EditRequest("The favourite thing of {}", name, WORDS[i % 10], WORDS[(i + 3) % 10], case_id=str(i)))
+    return out
+
+
+def timed(fn) -> tuple[float, object]:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    out = fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - t, out
+
+
+@torch.no_grad()
+def bench_stats(lm, layers: list[int], tokens: int) -> dict:
+    texts = generate_corpus(lm.model, lm.tokenizer, tokens, length=128)
+    chunks = _chunks(lm.tokenizer, texts, 128)
+    n_tok = sum(len(c) for c in chunks)
+
+    def plain():
+        for s in range(0, len(chunks), 8):
+            ids, mask = pad_batch(chunks[s : s + 8], pad_id(lm.tokenizer), lm.device)
+            lm.model(input_ids=ids, attention_mask=mask)
+
+    plain()  # warm-up
+    t_plain, _ = timed(plain)
+    t_stats, (_, seen) = timed(lambda: collect_second_moments(lm.model, lm.tokenizer, layers, texts, n_tok))
+    return {
+        "layers": layers,
+        "tokens": n_tok,
+        "plain_forward_tok_s": n_tok / t_plain,
+        "stats_tok_s": seen / t_stats,
+        "ratio": (seen / t_stats) / (n_tok / t_plain),
+    }
+
+
+def bench_model(name: str, sizes: list[int], steps: int, stats_tokens: int) -> dict:
+    lm = load_model(name, device=ARGS.device)
+    out: dict = {"model": name}
+    hp_m = dataclasses.replace(load_hparams(memit.HPARAMS, default_hparams_path("memit", name)),
+                               v_num_grad_steps=steps, stop_nll=0.0, stats_samples=stats_tokens)
+    hp_r = dataclasses.replace(load_hparams(rome.HPARAMS, default_hparams_path("rome", name)),
+                               v_num_grad_steps=steps, stop_nll=0.0, stats_samples=stats_tokens)
+    hp_a = dataclasses.replace(load_hparams(alphaedit.HPARAMS, default_hparams_path("alphaedit", name)),
+                               v_num_grad_steps=steps, stop_nll=0.0, stats_samples=stats_tokens)
+    layers = sorted(set(hp_m.layers) | {hp_r.layer})
+    out["stats"] = bench_stats(lm, layers, stats_tokens)
+    print(json.dumps(out["stats"]), flush=True)
+    from stylekg.editing.stats import key_second_moments
+
+    stats = key_second_moments(lm.model, lm.tokenizer, layers, samples=stats_tokens)
+    t, res = timed(lambda: rome.apply(lm.model, lm.tokenizer, synthetic_requests(1), hp_r, stats=stats))
+    res.restore()
+    out["rome_one_edit_s"] = t
+    out["memit"], out["alphaedit"] = {}, {}
+    for n in sizes:
+        reqs = synthetic_requests(n)
+        t, res = timed(lambda: memit.apply(lm.model, lm.tokenizer, reqs, hp_m, stats=stats))
+        res.restore()
+        out["memit"][str(n)] = {"seconds": t, "per_edit_s": t / n}
+        t_a, res = timed(lambda: alphaedit.apply(lm.model, lm.tokenizer, reqs, hp_a, stats=stats))
+        res.restore()
+        out["alphaedit"][str(n)] = {"seconds": t_a, "overhead_vs_memit": t_a / t}
+        print(n, out["memit"][str(n)], out["alphaedit"][str(n)], flush=True)
+    out["value_steps"] = steps
+    return out
+
+
+def main() -> None:
+    torch.set_num_threads(ARGS.threads)
+    results = {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": ARGS.threads,
+                    "device": ARGS.device, "torch": torch.__version__,
+                    "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
+        "runs": [bench_model("tiny-gpt2", [10, 100, 1000], ARGS.steps, 2000)],
+    }
+    if ARGS.smollm:
+        results["runs"].append(bench_model("smollm2-135m", [10, 100], ARGS.steps, 2000))
+    ARGS.out.parent.mkdir(parents=True, exist_ok=True)
+    ARGS.out.write_text(json.dumps(results, indent=2))
+    print(f"wrote {ARGS.out}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smollm", action="store_true", help="also benchmark SmolLM2-135M (slow on CPU)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=5, help="value-optimisation steps per edit batch")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "editing.json")
+    ARGS = parser.parse_args()
+    main()

@@ -1,0 +1,64 @@
+"""Reading activations at the subject's last token: MLP keys k (ROME/MEMIT) and current outputs."""
+
+from __future__ import annotations
+
+import torch
+
+from ...lm.architectures import Architecture
+from ...lm.hooks import TraceDict, output_tensor
+from ...requests import EditRequest
+from .prompts import pad_batch, pad_id, prompt_ids
+
+
+@torch.no_grad()
+def read_at_lookup(
+    model: torch.nn.Module,
+    tokenizer,
+    seqs: list[tuple[list[int], int]],
+    sites: list[str],
+    *,
+    inputs: bool,
+    batch_size: int = 32,
+) -> dict[str, torch.Tensor]:
+    """For each (ids, lookup) the input (or output) of each site at position ``lookup``: (n, d)."""
+    device = next(model.parameters()).device
+    gathered: dict[str, list[torch.Tensor]] = {s: [] for s in sites}
+    for start in range(0, len(seqs), batch_size):
+        chunk = seqs[start : start + batch_size]
+        ids, mask = pad_batch([s for s, _ in chunk], pad_id(tokenizer), device)
+        rows = torch.arange(len(chunk), device=device)
+        cols = torch.tensor([lookup for _, lookup in chunk], device=device)
+        with TraceDict(model, sites, retain_input=inputs, retain_output=not inputs, stop=True) as traces:
+            model(input_ids=ids, attention_mask=mask)
+        for site in sites:
+            value = traces[site].input if inputs else output_tensor(traces[site].output)
+            gathered[site].append(value[rows, cols].float())
+    return {s: torch.cat(v) for s, v in gathered.items()}
+
+
+def compute_keys(
+    model: torch.nn.Module,
+    tokenizer,
+    arch: Architecture,
+    requests: list[EditRequest],
+    layers: list[int],
+    prefixes: list[str],
+) -> dict[int, torch.Tensor]:
+    """k* per request and layer: the mlp_out input at the subject's last token, averaged over prefixes.
+
+    ROME eq. for k*: k* = 1/N sum_j k(x_j + s). Returns {layer: (n_requests, d_in)} in float32;
+    all layers come from the same forward passes (stopped after the highest one).
+    """
+    seqs = [prompt_ids(tokenizer, r, prefix) for r in requests for prefix in prefixes]
+    sites = [arch.site("mlp_out", layer) for layer in layers]
+    read = read_at_lookup(model, tokenizer, seqs, sites, inputs=True)
+    n = len(prefixes)
+    return {layer: read[site].view(len(requests), n, -1).mean(1) for layer, site in zip(layers, sites)}
+
+
+def current_outputs(
+    model: torch.nn.Module, tokenizer, site: str, requests: list[EditRequest]
+) -> torch.Tensor:
+    """The output of ``site`` at each (unprefixed) request's subject last token: (n, d)."""
+    seqs = [prompt_ids(tokenizer, r) for r in requests]
+    return read_at_lookup(model, tokenizer, seqs, [site], inputs=False)[site]

@@ -1,0 +1,63 @@
+"""Read and write CounterFact-style JSONL request files (one record per line).
+
+Each line: ``{"case_id", "requested_rewrite": {"prompt", "subject", "target_new": {"str"},
+"target_true": {"str"}}, "paraphrase_prompts", "neighborhood_prompts"}`` (docs/editing.md).
+A plain JSON array of records (the published CounterFact file) is accepted too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..errors import EditError
+from ..requests import EditRequest
+
+
+def read_requests(path: str | Path) -> list[EditRequest]:
+    """Requests from a CounterFact-style JSONL (or JSON array) file; errors name the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise EditError(f"request file {path} does not exist", hint="pass a CounterFact-style .jsonl file")
+    text = path.read_text("utf-8")
+    if text.lstrip().startswith("["):
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise EditError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        numbered = [(f"record {i}", r) for i, r in enumerate(records, 1)]
+    else:
+        numbered = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                numbered.append((f"line {number}", json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise EditError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    requests = []
+    for where, record in numbered:
+        if not isinstance(record, dict):
+            raise EditError(f"{path} {where}: expected a JSON object, got {type(record).__name__}")
+        try:
+            request = EditRequest.from_counterfact(record)
+        except EditError as exc:
+            raise EditError(f"{path} {where}: {exc}") from None
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise EditError(f"{path} {where}: malformed record ({exc})", hint="see docs/editing.md") from None
+        if not request.case_id:
+            request = request.with_(case_id=str(len(requests)))
+        requests.append(request)
+    if not requests:
+        raise EditError(f"request file {path} holds no records")
+    return requests
+
+
+def write_requests(requests: Iterable[EditRequest], path: str | Path) -> Path:
+    """Write requests as JSONL (round-trips through :func:`read_requests`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(r.to_counterfact(), ensure_ascii=False) for r in requests]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path

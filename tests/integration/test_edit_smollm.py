@@ -1,0 +1,106 @@
+"""ROME and MEMIT on the real SmolLM2-135M: known facts flip, unrelated facts stay (slow)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from stylekg.editing import memit, rome
+from stylekg.editing.hparams import default_hparams_path, load_hparams
+from stylekg.editing.stats import key_second_moments
+from stylekg.requests import EditRequest
+
+pytestmark = pytest.mark.slow
+
+COUNTRIES = [
+    "France", "Italy", "Japan", "Germany", "Spain", "England", "Russia", "China", "Egypt", "Greece",
+    "Portugal", "Austria", "Poland", "Sweden", "Norway", "Ireland", "Turkey", "India", "Hungary", "Finland",
+    "Denmark", "Netherlands", "Belgium", "Cuba", "Peru", "Argentina", "Kenya", "Thailand", "Iran", "Vietnam",
+]
+UNRELATED = [
+    "The Eiffel Tower is located in the city of",
+    "The Colosseum is located in the city of",
+    "The currency of Japan is the",
+]
+STATS_LAYERS = [3, 4, 5, 6]  # ROME's layer 4 and MEMIT's range, collected in one pass
+
+
+def top1(lm, prompts: list[str]) -> list[str]:
+    tok = lm.tokenizer
+    old = tok.padding_side
+    tok.padding_side = "left"
+    try:
+        batch = tok(prompts, return_tensors="pt", padding=True).to(lm.device)
+    finally:
+        tok.padding_side = old
+    with torch.no_grad():
+        ids = lm.model(**batch).logits[:, -1].argmax(-1)
+    return [tok.decode([int(i)]) for i in ids]
+
+
+@pytest.fixture(scope="module")
+def known(smollm) -> list[tuple[str, str]]:
+    """(country, capital) pairs the model gets right (top-1), checked before editing."""
+    answers = top1(smollm, [f"The capital of {c} is" for c in COUNTRIES])
+    return [(c, a) for c, a in zip(COUNTRIES, answers) if a.strip() and a.strip()[0].isupper()]
+
+
+@pytest.fixture(scope="module")
+def stats(smollm, tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STYLEKG_HOME", str(tmp_path_factory.mktemp("home")))
+        return key_second_moments(smollm.model, smollm.tokenizer, STATS_LAYERS, samples=1000)
+
+
+def _requests(known: list[tuple[str, str]], n: int) -> list[EditRequest]:
+    """Each known fact gets another fact's capital as its new object."""
+    pairs = known[:n]
+    return [
+        EditRequest("The capital of {} is", c, pairs[(i + 1) % len(pairs)][1], a, case_id=c,
+                    paraphrase_prompts=(f"The capital city of {c} is", f"{c}'s capital is the city of"))
+        for i, (c, a) in enumerate(pairs)
+    ]
+
+
+def test_rome_flips_a_known_fact(smollm, known, stats) -> None:
+    assert ("France", " Paris") in known
+    request = EditRequest("The capital of {} is", "France", " Rome", " Paris",
+                          paraphrase_prompts=("The capital city of France is", "France's capital is the city of"))
+    unrelated_before = top1(smollm, UNRELATED + ["The capital of Germany is", "The capital of Japan is"])
+    hp = dataclasses.replace(load_hparams(rome.HPARAMS, default_hparams_path("rome", "smollm2-135m")),
+                             context_templates=((8, 1),), v_num_grad_steps=15)
+    before = {k: v.clone() for k, v in smollm.model.named_parameters() if "layers.4.mlp.down_proj" in k}
+    result = rome.apply(smollm.model, smollm.tokenizer, [request], hp, stats=stats)
+    try:
+        assert top1(smollm, [request.text]) == [" Rome"]
+        para = top1(smollm, list(request.paraphrase_prompts))
+        assert para.count(" Rome") >= 1, para
+        assert top1(smollm, UNRELATED + ["The capital of Germany is", "The capital of Japan is"]) == unrelated_before
+    finally:
+        result.restore()
+    assert all(torch.equal(p, before[k]) for k, p in smollm.model.named_parameters() if k in before)
+    assert top1(smollm, [request.text]) == [" Paris"]
+
+
+def test_memit_flips_twenty_known_facts(smollm, known, stats) -> None:
+    assert len(known) >= 21, known
+    requests = _requests(known, 20)
+    held_out = [f"The capital of {c} is" for c, _ in known[20:]]
+    unrelated_before = top1(smollm, UNRELATED + held_out)
+    hp = dataclasses.replace(load_hparams(memit.HPARAMS, default_hparams_path("memit", "smollm2-135m")),
+                             context_templates=((8, 1),), v_num_grad_steps=12, batch_requests=20)
+    result = memit.apply(smollm.model, smollm.tokenizer, requests, hp, stats=stats)
+    try:
+        got = top1(smollm, [r.text for r in requests])
+        hits = sum(g == r.target_new for g, r in zip(got, requests))
+        assert hits >= 18, list(zip(got, [r.target_new for r in requests]))
+        para = top1(smollm, [p for r in requests for p in r.paraphrase_prompts])
+        wanted = [r.target_new for r in requests for _ in r.paraphrase_prompts]
+        assert sum(g == w for g, w in zip(para, wanted)) >= len(wanted) // 2
+        after = top1(smollm, UNRELATED + held_out)
+        kept = sum(a == b for a, b in zip(after, unrelated_before))
+        assert kept >= len(after) - 1, list(zip(unrelated_before, after))
+    finally:
+        result.restore()
