@@ -97,7 +97,7 @@ def run_method(lm: Any, method: str, requests: Sequence[EditRequest], hparams: A
         torch.cuda.reset_peak_memory_stats()
     with PeakRSS() as rss:
         started = time.perf_counter()
-        result = m.apply(lm.model, lm.tokenizer, list(requests), hp, **kw)
+        result = m.apply(lm.model, lm.tokenizer, list(requests), hp, **_accepted(m.apply, kw))
         if cuda:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started
@@ -111,6 +111,16 @@ def run_method(lm: Any, method: str, requests: Sequence[EditRequest], hparams: A
     finally:
         result.restore()
     return run
+
+
+def _accepted(fn: Callable[..., Any], kw: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments ``fn`` takes (methods differ: closed-form edits take ``stats``, FT ``material``)."""
+    import inspect
+
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return kw
+    return {k: v for k, v in kw.items() if k in params}
 
 
 def compare(lm: Any, methods: Sequence[str], requests: Sequence[EditRequest], *, measure: Measure | None = None,

@@ -21,7 +21,7 @@ from ..lm.cache import sha256_text
 from ..requests import EditRequest
 from .config import RunConfig
 from .measure import per_style, request_scores
-from .runner import Pipeline, RunOutcome, _limit_edges, _requests_from, _requests_to, _versions
+from .runner import Pipeline, RunOutcome, _limit_edges, _style_edges, _requests_from, _requests_to, _versions
 from .stages import StageCache
 
 
@@ -62,7 +62,7 @@ def run_auto(config: RunConfig, *, on_event: Callable[[str, str], None] | None =
         skipped: dict[str, str] = {}
         for sid in expanded["style_ids"]:
             try:
-                candidates = _limit_edges(to_edit_requests(graph, sid, "erase"), config.max_markers)
+                candidates = _limit_edges(_style_edges(to_edit_requests(graph, sid, "erase")), config.max_markers)
             except StyleKGError as exc:
                 skipped[sid] = str(exc)
                 continue

@@ -117,6 +117,7 @@ class Pipeline:
         requests = _requests_from([dict(r) for r in req_data["requests"]])
         unrelated = _requests_from([dict(r) for r in req_data["unrelated"]])
         measured = requests + _requests_from([dict(r) for r in req_data.get("probes", [])])
+        self._stats_kwargs(method, hparams)  # from the unedited model, before anything is applied (disk-cached)
         install = self.stages.run("install", [cfg.to_dict(), hparams_hash(hparams), req_data],
                                   lambda: self._stage_install(method, hparams, measured, presence))
         self._reapply("install.safetensors")
@@ -226,7 +227,7 @@ class Pipeline:
         graph, cfg = self.graph, self.config
         node = graph.node(node_id)
         base = to_edit_requests(graph, node_id, cfg.mode, new_target=cfg.extra.get("new"))
-        base = _limit_edges(base, cfg.max_markers)
+        base = _limit_edges(_style_edges(base) if cfg.mode == "erase" else base, cfg.max_markers)
         probes: list[EditRequest] = []
         if node.type is NodeType.ABSTRACT_STYLE and cfg.propagate != "none":
             parent = parent_requests(base, graph, node_id)
@@ -242,7 +243,7 @@ class Pipeline:
             if style in subclass_ids or style in edited_ids or len({r.meta.get("subject_id") for r in unrelated}) >= 2:
                 continue
             try:
-                unrelated += _limit_edges(to_edit_requests(graph, style, "erase"), 2)
+                unrelated += _limit_edges(_style_edges(to_edit_requests(graph, style, "erase")), 2)
             except StyleKGError:
                 continue
         return {"requests": _requests_to(requests), "probes": _requests_to(probes), "unrelated": _requests_to(unrelated),
@@ -255,7 +256,7 @@ class Pipeline:
             return {"installed": False, "held_before": held}
         inserts = [r.with_(target_new=r.target_true, target_true=r.target_new, kind=RequestKind.INSERT,
                            case_id="install|" + r.case_id) for r in requests if r.target_new and r.target_true]
-        result = method.apply(self.lm.model, self.lm.tokenizer, inserts, hparams)
+        result = method.apply(self.lm.model, self.lm.tokenizer, inserts, hparams, **self._stats_kwargs(method, hparams))
         result.save(self.run_dir / "install.safetensors")
         after = request_scores(self.lm, requests)
         held_after = sum(s["holds"] for s in after) / max(1, len(after))
@@ -264,11 +265,31 @@ class Pipeline:
                 "requests": _requests_to(inserts), "before": before, "after": after, "info": result.info}
 
     def _stage_edit(self, method, hparams, requests: list[EditRequest]) -> dict[str, Any]:
-        result = method.apply(self.lm.model, self.lm.tokenizer, requests, hparams)
+        result = method.apply(self.lm.model, self.lm.tokenizer, requests, hparams, **self._stats_kwargs(method, hparams))
         result.save(self.run_dir / "edit.safetensors")
         info = {"params_changed": result.params_changed, "info": result.info}
         result.restore()
         return info
+
+    def _stats_kwargs(self, method, hparams) -> dict[str, Any]:
+        """Key second moments of the *unedited* model (as MEMIT's reference does), computed once and
+        passed to every closed-form edit of the run, so the install edit does not shift C for the erase."""
+        import inspect
+
+        if "stats" not in inspect.signature(method.apply).parameters or not hasattr(hparams, "stats_samples"):
+            return {}
+        if getattr(self, "_stats", None) is None:
+            import torch
+
+            from ..editing.stats import key_second_moments
+
+            layers = list(getattr(hparams, "layers", None) or [hparams.layer])
+            applied = getattr(self, "_applied", set())
+            if applied:  # computed on the original weights: undo the re-applied deltas meanwhile
+                raise RunError("key statistics must be computed before any edit is applied")
+            self._stats = key_second_moments(self.lm.model, self.lm.tokenizer, layers, samples=hparams.stats_samples,
+                                             dtype=getattr(torch, getattr(hparams, "stats_dtype", "float32")))
+        return {"stats": self._stats}
 
     def _reapply(self, name: str) -> None:
         path = self.run_dir / name
@@ -396,6 +417,12 @@ def _with_layers(hparams: Any, layers: list[int]) -> Any:
     if layers and hasattr(hparams, "layers"):
         return dataclasses.replace(hparams, layers=tuple(int(x) for x in layers))
     return hparams
+
+
+def _style_edges(requests: list[EditRequest]) -> list[EditRequest]:
+    """The marker requests (trait → marker edges) when there are any: a style erase is about markers, not facts."""
+    markers = [r for r in requests if (r.edge_id or "").startswith("EXPRESSED_BY")]
+    return markers or requests
 
 
 def _limit_edges(requests: list[EditRequest], max_edges: int) -> list[EditRequest]:
