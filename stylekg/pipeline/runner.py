@@ -105,6 +105,7 @@ class Pipeline:
         graph_info = self.stages.run("graph", cfg.to_dict(), self._stage_graph)
         self.graph = _load_graph(self.run_dir / "graph.json")
         style_id, node_id = graph_info["style_id"], graph_info["node_id"]
+        self._traced_style_id = style_id
         method, hparams = self._method()
         presence = self.stages.run("presence", [cfg.model, style_id, cfg.presence_threshold, cfg.generations, cfg.seed],
                                    lambda: self._stage_presence(style_id))
@@ -366,9 +367,12 @@ class Pipeline:
                      for s in summary["styles"] if s["node_id"] in self.graph],
         )
         cypher = []
+        trace_records = self._trace_records(summary)
         with open_store(cfg.store) as store:
-            if not any(r.id == record.id for r in store.runs(self.graph.name)):
-                store.write_run(record)
+            existing = {r.id for r in store.runs(self.graph.name)}
+            for rec in [record, *trace_records]:
+                if rec.id not in existing:
+                    store.write_run(rec)
             effects = queries.subclass_effects(store, self.graph.name, node_id)
             query = ("MATCH (s)-[:SUBCLASS_OF*1..]->(p {id: $node, graph: $graph})\n"
                      "MATCH (r:Run {id: $run})-[m:MEASURED]->(s)\n"
@@ -384,6 +388,20 @@ class Pipeline:
         write_html(self._view_graph(record, node_id), self.run_dir / "graph.html", run=record, metric="efficacy")
         (self.run_dir / "run_record.json").write_text(json.dumps(dataclasses.asdict(record), default=str, indent=2))
         return {"run_record": record.id, "cypher": cypher, "graph_html": "graph.html"}
+
+    def _trace_records(self, summary: dict[str, Any]) -> list[RunRecord]:
+        """The traces of this run as ``trace`` annotation runs on the traced style (ids stable per run)."""
+        from ..tracing.result import TraceResult
+
+        records = []
+        for index, item in enumerate(summary.get("traces", [])):
+            path = self.run_dir / item["png"].replace(".png", ".json")
+            if not path.exists():
+                continue
+            result = TraceResult.from_dict(json.loads(path.read_text()))
+            rec = result.to_run_record(self.graph.name, [self._traced_style_id])
+            records.append(dataclasses.replace(rec, id=f"run:{self.run_id}:trace{index}", params={**rec.params, "label": item["label"]}))
+        return records
 
     def _view_graph(self, record: RunRecord, node_id: str) -> StyleGraph:
         """The part of the graph a reader needs: edited node, measured styles, their parents, edited traits."""
