@@ -50,4 +50,8 @@ def per_style(requests: Sequence[EditRequest], before: list[dict], after: list[d
             "held_after": float(np.mean([after[i]["holds"] for i in idx])),
             "n_requests": float(len(idx)),
         }
+        held = [i for i in idx if before[i]["holds"]]
+        out[sid]["n_held_before"] = float(len(held))
+        if held:  # erasure is scored only on the edges the model holds
+            out[sid]["erase_success"] = float(np.mean([1.0 - after[i]["holds"] for i in held]))
     return out

@@ -251,19 +251,29 @@ class Pipeline:
                 "subclasses": sorted(subclass_ids), "node": node_id}
 
     def _stage_install(self, method, hparams, requests: list[EditRequest], presence: dict) -> dict[str, Any]:
+        """Install the markers first when the presence probe shows the model holds too little of the style.
+
+        Decision: fewer than half of the style's marker edges are present (presence gain ≥ threshold over a
+        neutral subject). Verification: after the insert edit, each marker beats its neutral form on its own
+        prompt (``held``) for at least 80% of the requests. The erase is then scored on the held edges.
+        """
         before = request_scores(self.lm, requests)
-        held = sum(s["holds"] for s in before) / max(1, len(before))
-        if self.config.mode != "erase" or held >= 0.5 or not self.config.install_if_absent:
-            return {"installed": False, "held_before": held}
+        n_markers = max(1, len(presence.get("markers", [])))
+        present_share = presence.get("n_present", 0) / n_markers
+        base = {"present_share": present_share, "held_before": _mean(s["holds"] for s in before)}
+        if self.config.mode != "erase" or present_share >= 0.5 or not self.config.install_if_absent:
+            return {"installed": False, **base}
         inserts = [r.with_(target_new=r.target_true, target_true=r.target_new, kind=RequestKind.INSERT,
                            case_id="install|" + r.case_id) for r in requests if r.target_new and r.target_true]
         result = method.apply(self.lm.model, self.lm.tokenizer, inserts, hparams, **self._stats_kwargs(method, hparams))
         result.save(self.run_dir / "install.safetensors")
         after = request_scores(self.lm, requests)
-        held_after = sum(s["holds"] for s in after) / max(1, len(after))
+        held_after = _mean(s["holds"] for s in after)
         result.restore()  # re-applied from the delta file, the same way a resumed run does
-        return {"installed": True, "held_before": held, "held_after": held_after, "verified": held_after >= 0.8,
-                "requests": _requests_to(inserts), "before": before, "after": after, "info": result.info}
+        gain = _mean(a["marker_logprob"] - b["marker_logprob"] for a, b in zip(after, before))
+        return {"installed": True, **base, "held_after": held_after, "verified": held_after >= 0.8,
+                "marker_logprob_gain": gain, "requests": _requests_to(inserts), "before": before, "after": after,
+                "info": result.info}
 
     def _stage_edit(self, method, hparams, requests: list[EditRequest]) -> dict[str, Any]:
         result = method.apply(self.lm.model, self.lm.tokenizer, requests, hparams, **self._stats_kwargs(method, hparams))
@@ -345,8 +355,8 @@ class Pipeline:
         name = self.graph.node(sid).name if sid in self.graph else sid
         held_b, held_a = metrics["held_before"], metrics["held_after"]
         metrics = {**metrics, "drift": abs(metrics["marker_logprob_delta"])}
-        if role != "unrelated":  # efficacy = share of held marker edges the erase flipped (unrelated: drift only)
-            metrics["efficacy"] = held_b - held_a
+        if role != "unrelated" and "erase_success" in metrics:  # share of held edges the edit flipped (erase only
+            metrics["efficacy"] = metrics["erase_success"]          # is scored where the model held the marker)
         return {"node_id": sid, "name": name, "role": role, "presence_before": metrics["marker_logprob_before"],
                 "presence_after": metrics["marker_logprob_after"], "marker_rate_before": held_b,
                 "marker_rate_after": held_a, "metrics": metrics}
@@ -435,6 +445,11 @@ def _with_layers(hparams: Any, layers: list[int]) -> Any:
     if layers and hasattr(hparams, "layers"):
         return dataclasses.replace(hparams, layers=tuple(int(x) for x in layers))
     return hparams
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return float(sum(values) / len(values)) if values else 0.0
 
 
 def _style_edges(requests: list[EditRequest]) -> list[EditRequest]:

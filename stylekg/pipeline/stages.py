@@ -19,7 +19,7 @@ from ..lm.cache import sha256_text
 log = logging.getLogger(__name__)
 
 # Bump when what a stage computes changes: every cached stage output then misses and reruns.
-PIPELINE_VERSION = 2
+PIPELINE_VERSION = 3
 
 
 class StageCache:
