@@ -22,8 +22,7 @@ from ..editing import EditResult, get_method
 from ..editing.hparams import default_hparams_path, hparams_hash, load_hparams
 from ..errors import StyleKGError
 from ..kg.graph import StyleGraph
-from ..kg.schema import NodeType, RunRecord, TargetMetrics, slug
-from ..lm.cache import sha256_text
+from ..kg.schema import NodeType, slug
 from ..requests import EditRequest, RequestKind
 from .config import RunConfig
 from .graph_source import build_graph
@@ -105,7 +104,7 @@ class Pipeline:
         graph_info = self.stages.run("graph", cfg.to_dict(), self._stage_graph)
         self.graph = _load_graph(self.run_dir / "graph.json")
         style_id, node_id = graph_info["style_id"], graph_info["node_id"]
-        self._traced_style_id = style_id
+        self.traced_style_id = style_id
         method, hparams = self._method()
         presence = self.stages.run("presence", [cfg.model, style_id, cfg.presence_threshold, cfg.generations, cfg.seed],
                                    lambda: self._stage_presence(style_id))
@@ -362,66 +361,9 @@ class Pipeline:
                 "marker_rate_after": held_a, "metrics": metrics}
 
     def _stage_writeback(self, summary: dict[str, Any], node_id: str, hparams) -> dict[str, Any]:
-        from ..graphs.pyvis_view import write_html
-        from ..kg import queries
-        from ..kg.stores import open_store
+        from .writeback import write_back
 
-        cfg = self.config
-        content = sha256_text(json.dumps(summary["styles"], sort_keys=True, default=str))[:8]
-        record = RunRecord(
-            id=f"run:{self.run_id}:{content}", kind="edit", method=cfg.method, model=cfg.model, graph=self.graph.name,
-            hparams_hash=hparams_hash(hparams), created=summary["created"], version=__version__, status="ok",
-            params={"style": cfg.style, "mode": cfg.mode, "node": node_id, "propagate": cfg.propagate,
-                    "installed": bool(summary["install"])},
-            targets=[TargetMetrics(s["node_id"], {k: float(v) for k, v in s["metrics"].items()}, role=s["role"])
-                     for s in summary["styles"] if s["node_id"] in self.graph],
-        )
-        cypher = []
-        trace_records = self._trace_records(summary)
-        with open_store(cfg.store) as store:
-            existing = {r.id for r in store.runs(self.graph.name)}
-            for rec in [record, *trace_records]:
-                if rec.id not in existing:
-                    store.write_run(rec)
-            effects = queries.subclass_effects(store, self.graph.name, node_id)
-            query = ("MATCH (s)-[:SUBCLASS_OF*1..]->(p {id: $node, graph: $graph})\n"
-                     "MATCH (r:Run {id: $run})-[m:MEASURED]->(s)\n"
-                     "WHERE m.name IN $metrics\n"
-                     "RETURN s.name AS style, m.name AS metric, m.value AS value ORDER BY style, metric")
-            params = {"node": node_id, "graph": self.graph.name, "run": record.id,
-                      "metrics": ["held_before", "held_after", "marker_logprob_delta"]}
-            rows = store.query(query, params)
-            cypher.append({"title": "Effect of this run on every subclass", "query": query, "params": params, "rows": rows})
-            cypher.append({"title": f"stylekg query subclass-effects {self.graph.node(node_id).name!r}",
-                           "query": "(named query: stylekg.kg.queries.subclass_effects)", "params": {"node": node_id},
-                           "rows": [_plain(e) for e in effects]})
-        write_html(self._view_graph(record, node_id), self.run_dir / "graph.html", run=record, metric="efficacy")
-        (self.run_dir / "run_record.json").write_text(json.dumps(dataclasses.asdict(record), default=str, indent=2))
-        return {"run_record": record.id, "cypher": cypher, "graph_html": "graph.html"}
-
-    def _trace_records(self, summary: dict[str, Any]) -> list[RunRecord]:
-        """The traces of this run as ``trace`` annotation runs on the traced style (ids stable per run)."""
-        from ..tracing.result import TraceResult
-
-        records = []
-        for index, item in enumerate(summary.get("traces", [])):
-            path = self.run_dir / item["png"].replace(".png", ".json")
-            if not path.exists():
-                continue
-            result = TraceResult.from_dict(json.loads(path.read_text()))
-            rec = result.to_run_record(self.graph.name, [self._traced_style_id])
-            records.append(dataclasses.replace(rec, id=f"run:{self.run_id}:trace{index}", params={**rec.params, "label": item["label"]}))
-        return records
-
-    def _view_graph(self, record: RunRecord, node_id: str) -> StyleGraph:
-        """The part of the graph a reader needs: edited node, measured styles, their parents, edited traits."""
-        from ..kg.inheritance import ancestors, neighbourhood, subgraph
-
-        keep = set(neighbourhood(self.graph, node_id))
-        for target in record.targets:
-            if target.target_id in self.graph:
-                keep |= {target.target_id, *ancestors(self.graph, target.target_id)}
-        return subgraph(self.graph, keep, name=self.graph.name)
+        return write_back(self, summary, node_id, hparams)
 
     def _report(self, summary: dict[str, Any]) -> tuple[Path | None, Path | None]:
         from ..graphs.report import write_report
