@@ -46,6 +46,8 @@ def test_run_writes_report_summary_and_store(finished) -> None:
     assert summary["traces"] and Path(outcome.run_dir / summary["traces"][0]["png"]).exists()
     with open_store(cfg.store) as store:
         runs = [r for r in store.runs("library") if r.id.startswith(f"run:{outcome.run_id}")]
+        assert len([r for r in runs if r.kind == "trace"]) == len(summary["traces"])
+        runs = [r for r in runs if r.kind == "edit"]
         assert len(runs) == 1
         measured = {t.target_id for t in runs[0].targets}
         assert summary["edited_node"]["id"] in measured
