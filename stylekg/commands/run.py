@@ -85,11 +85,15 @@ def _print_outcome(outcome) -> None:
     from rich.table import Table
 
     s = outcome.summary
+    pres = s.get("presence") or {}
     if s.get("install"):
         inst = s["install"]
-        console.print(f"[yellow]the model held too little of the style[/] (held {inst['held_before']:.0%} of the marker "
-                      f"edges): markers installed first, now held {inst['held_after']:.0%} "
-                      f"({'verified' if inst['verified'] else 'NOT verified'})")
+        console.print(
+            f"[yellow]presence probe: {pres.get('n_present', 0)} of {len(pres.get('markers', []))} markers held[/] "
+            f"(≥ {pres.get('threshold', 1.0):g} nat over a neutral subject): markers installed first "
+            f"(+{inst.get('marker_logprob_gain', 0.0):.2f} nats; marker beats its neutral form on "
+            f"{inst['held_after']:.0%} of prompts: {'verified' if inst['verified'] else 'NOT verified'}), then erased"
+        )
     table = Table("style", "role", "log P(marker) before", "after", "held before", "held after")
     for row in s.get("styles", []):
         table.add_row(row["name"], row["role"], f"{row['presence_before']:.2f}", f"{row['presence_after']:.2f}",
