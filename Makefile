@@ -1,6 +1,8 @@
 # Two commands set everything up on a fresh machine: `make demo` and `make test`.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# the first interpreter that really runs and is >= 3.11 (pyenv may list shims that do not run)
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && command -v $$p && break; done)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stylekg-installed
@@ -16,6 +18,7 @@ export TOKENIZERS_PARALLELISM := false
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
+	@test -n "$(PYTHON)" || { echo "stylekg needs Python >= 3.11 (none found on PATH)" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@# torch from PyPI is a large CUDA build: install it once per venv
