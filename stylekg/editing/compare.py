@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from ..errors import EditError
 from ..requests import EditRequest
@@ -132,7 +133,7 @@ def compare(lm: Any, methods: Sequence[str], requests: Sequence[EditRequest], *,
     if not methods:
         raise EditError("no methods to compare")
     rows = [MethodRun("none", metrics=measure(lm) if measure else {})]
-    for method in methods:
+    for method in tqdm(methods, desc="comparing methods", unit="method"):
         try:
             rows.append(run_method(lm, method, requests, (hparams or {}).get(method), measure=measure, **kw))
         except EditError as exc:

@@ -80,6 +80,8 @@ class Pipeline:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.stages = StageCache(self.run_dir, on_event)
         self._lm = None
+        self._stats: dict[int, Any] | None = None
+        self._applied: dict[str, EditResult] = {}  # delta files re-applied to the in-memory model
         self.graph: StyleGraph | None = None
 
     # ---- shared objects ------------------------------------------------------------------------
@@ -117,7 +119,6 @@ class Pipeline:
         requests = _requests_from([dict(r) for r in req_data["requests"]])
         unrelated = _requests_from([dict(r) for r in req_data["unrelated"]])
         measured = requests + _requests_from([dict(r) for r in req_data.get("probes", [])])
-        self._stats_kwargs(method, hparams)  # from the unedited model, before anything is applied (disk-cached)
         install = self.stages.run("install", [cfg.to_dict(), hparams_hash(hparams), req_data],
                                   lambda: self._stage_install(method, hparams, measured, presence))
         self._reapply("install.safetensors")
@@ -282,30 +283,34 @@ class Pipeline:
         return info
 
     def _stats_kwargs(self, method, hparams) -> dict[str, Any]:
-        """Key second moments of the *unedited* model (as MEMIT's reference does), computed once and
-        passed to every closed-form edit of the run, so the install edit does not shift C for the erase."""
+        """Key second moments of the *unedited* model (as MEMIT's reference does), computed once per run and
+        passed to every closed-form edit, so the install edit does not shift C for the erase."""
         import inspect
 
         if "stats" not in inspect.signature(method.apply).parameters or not hasattr(hparams, "stats_samples"):
             return {}
-        if getattr(self, "_stats", None) is None:
+        if self._stats is None:
             import torch
 
             from ..editing.stats import key_second_moments
 
             layers = list(getattr(hparams, "layers", None) or [hparams.layer])
-            applied = getattr(self, "_applied", set())
-            if applied:  # computed on the original weights: undo the re-applied deltas meanwhile
-                raise RunError("key statistics must be computed before any edit is applied")
-            self._stats = key_second_moments(self.lm.model, self.lm.tokenizer, layers, samples=hparams.stats_samples,
-                                             dtype=getattr(torch, getattr(hparams, "stats_dtype", "float32")))
+            applied = list(self._applied.values())
+            for result in reversed(applied):  # measure the original weights, then put the edits back
+                result.restore()
+            try:
+                self._stats = key_second_moments(
+                    self.lm.model, self.lm.tokenizer, layers, samples=hparams.stats_samples,
+                    dtype=getattr(torch, getattr(hparams, "stats_dtype", "float32")))
+            finally:
+                for name in list(self._applied):
+                    self._applied[name] = EditResult.load_and_apply(self.run_dir / name, self.lm.model)
         return {"stats": self._stats}
 
     def _reapply(self, name: str) -> None:
         path = self.run_dir / name
-        if path.exists() and name not in getattr(self, "_applied", set()):
-            EditResult.load_and_apply(path, self.lm.model)
-            self._applied = getattr(self, "_applied", set()) | {name}
+        if path.exists() and name not in self._applied:
+            self._applied[name] = EditResult.load_and_apply(path, self.lm.model)
 
     def _measure(self, requests: list[EditRequest], unrelated: list[EditRequest], style_id: str) -> dict[str, Any]:
         from ..evaluation.counterfact import evaluate_requests
