@@ -81,3 +81,14 @@ def test_bad_material_is_rejected():
     with pytest.raises(EditError, match="without a style"):
         resolve_material([], graph=pirate_graph())
     assert StyleMaterial("Nobody").require_prompts()[0] == "Nobody said:"
+
+
+def test_library_style_material_has_examples_and_minimal_pairs() -> None:
+    """The built-in library stores one ``example`` per marker; the material must read it."""
+    from stylekg.kg.library import load_library
+
+    material = material_from_graph(load_library(), "Style:donald-trump")
+    assert len(material.style_texts) >= 4
+    assert len(material.neutral_texts) == len(material.style_texts)
+    assert any("tremendous" in t for t in material.style_texts)
+    assert not any("tremendous" in t.lower() for t in material.neutral_texts)

@@ -114,8 +114,12 @@ def material_from_requests(requests: Sequence[EditRequest], style: str = "") -> 
 
 
 def _examples(node: Any, key: str = "examples") -> list[str]:
-    value = node.properties.get(key) or []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
+    """Example sentences of a node: ``examples`` (a list) and/or ``example`` (one sentence, as the library has)."""
+    out: list[str] = []
+    for name in dict.fromkeys((key, key.rstrip("s"))):
+        value = node.properties.get(name) or []
+        out += [value] if isinstance(value, str) else [str(v) for v in value]
+    return list(dict.fromkeys(out))
 
 
 def _substitute(text: str, phrase: str, neutral: str) -> str:
