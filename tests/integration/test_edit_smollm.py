@@ -49,10 +49,11 @@ def known(smollm) -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def stats(smollm, tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STYLEKG_HOME", str(tmp_path_factory.mktemp("home")))
-        return key_second_moments(smollm.model, smollm.tokenizer, STATS_LAYERS, samples=10000)
+def stats(smollm):
+    """10k-token key statistics, from the shared cache: its keys hold the weights' content hash, the corpus,
+    layer, count and dtype, so the demo and this test reuse one computation (one-pass collection and the
+    cache key are unit-tested in tests/unit/test_edit_stats.py)."""
+    return key_second_moments(smollm.model, smollm.tokenizer, STATS_LAYERS, samples=10000)
 
 
 def _requests(known: list[tuple[str, str]], n: int) -> list[EditRequest]:
