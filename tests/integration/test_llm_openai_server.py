@@ -9,8 +9,6 @@ end to end through the official ``openai`` client (never patched).
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -20,49 +18,13 @@ from stylekg.kg.library import load_library
 from stylekg.kg.llm import decompose
 from stylekg.kg.llm.library_client import LibraryClient
 from stylekg.kg.llm.openai_client import OpenAIClient
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append({"path": self.path, "body": body})
-        script = self.server.script
-        step = script.pop(0) if script else {"content": "{}"}
-        if "status" in step:
-            payload = {"error": {"message": step["error"], "type": "invalid_request_error", "code": None}}
-            self._send(step["status"], payload)
-            return
-        self._send(200, {
-            "id": f"chatcmpl-{len(self.server.requests)}", "object": "chat.completion", "created": 0,
-            "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": step.get("finish_reason", "stop"),
-                         "message": {"role": "assistant", "content": step["content"]}}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        })
-
-    def _send(self, status, payload):
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+from tests.llm_server import recorded_llm_server
 
 
 @pytest.fixture()
 def server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    srv.requests, srv.script = [], []
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with recorded_llm_server() as srv:
         yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
 
 
 def _client(srv, **kw):
