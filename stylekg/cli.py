@@ -12,7 +12,8 @@ import typer
 
 from . import __version__, commands
 from .commands.common import err_console
-from .errors import USER_ERRORS
+from .errors import StyleKGError
+from .lm.errors import ModelError
 
 app = typer.Typer(
     name="stylekg",
@@ -51,7 +52,7 @@ def main() -> None:
     """Console entry point: user errors become one clear line and exit code 2."""
     try:
         app(standalone_mode=False)
-    except USER_ERRORS as exc:
+    except (StyleKGError, ModelError) as exc:  # the two bases: lm's own and everything above it
         if _state["debug"]:
             raise
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)

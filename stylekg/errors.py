@@ -1,8 +1,12 @@
-"""User-facing errors. The CLI prints ``str(error)`` as one line and exits non-zero."""
+"""User-facing errors: one base, one subclass per concern. The CLI prints ``str(error)`` as one line, exit 2.
+
+Every part above the model layer raises a subclass of :class:`StyleKGError`. The model layer (``stylekg.lm``)
+is a standalone ground floor that imports nothing else of stylekg, so it keeps its own base,
+:class:`stylekg.lm.errors.ModelError`, with the same ``hint`` contract; :data:`USER_ERRORS` is never built here
+(that would import ``lm``): the CLI names both bases.
+"""
 
 from __future__ import annotations
-
-from .lm.errors import ModelError
 
 
 class StyleKGError(Exception):
@@ -37,4 +41,26 @@ class EditError(StyleKGError):
     """Bad edit request or failed optimisation; the model is left unchanged."""
 
 
-USER_ERRORS: tuple[type[Exception], ...] = (StyleKGError, ModelError)
+class EvaluationError(StyleKGError):
+    """Bad input to an evaluation (empty prompt list, missing reference text, bad file)."""
+
+
+class ClassifierError(EvaluationError):
+    """The style classifier cannot be trained or used (e.g. fewer than two styles)."""
+
+
+class JudgeError(EvaluationError):
+    """An LLM judge answered with something that is not a valid verdict."""
+
+
+class MaterialError(GraphError, EvaluationError):
+    """A style's material (markers, neutral forms, names) is missing or malformed: a graph problem that
+    surfaces wherever the material is used."""
+
+
+class ConfigError(StyleKGError):
+    """A run config file or flag combination is invalid."""
+
+
+class RunError(StyleKGError):
+    """The pipeline cannot go on (nothing was written to the store)."""

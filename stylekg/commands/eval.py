@@ -20,7 +20,7 @@ OutOpt = Annotated[Path | None, typer.Option("--out", help="Write the results as
 def _lines(path: Path | None) -> list[str] | None:
     if path is None:
         return None
-    from ..evaluation.errors import EvaluationError
+    from ..errors import EvaluationError
 
     if not path.exists():
         raise EvaluationError(f"file {path} does not exist")
@@ -50,7 +50,7 @@ def eval_requests(
     if ctx.invoked_subcommand is not None:
         return
     from ..evaluation.counterfact import evaluate, load_requests
-    from ..evaluation.errors import EvaluationError
+    from ..errors import EvaluationError
     from ..lm import load_model
 
     if requests is None:

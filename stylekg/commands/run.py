@@ -40,7 +40,7 @@ def run_cmd(
 ) -> None:
     """Trace, edit, evaluate and report one style end to end (re-running the same config resumes)."""
     from ..pipeline import Pipeline, RunConfig
-    from ..pipeline.config import ConfigError
+    from ..errors import ConfigError
 
     if sum(bool(x) for x in (erase, replace, insert)) > 1:
         raise ConfigError("choose one of --erase, --replace, --insert")

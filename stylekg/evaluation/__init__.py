@@ -9,7 +9,7 @@
 """
 
 from .counterfact import evaluate, evaluate_requests, load_requests
-from .errors import ClassifierError, EvaluationError, JudgeError
+from ..errors import ClassifierError, EvaluationError, JudgeError
 from .presence import PresenceReport, probe_presence, probe_style
 from .report import METRIC_NAMES, CaseMetrics, EditMetrics, EvalReport, compare, summarize, to_run_record
 from .scoring import ContinuationScore, score_continuations

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..requests import EditRequest, RequestKind
-from .errors import EvaluationError
+from ..errors import EvaluationError
 from .fluency import ConsistencyScorer, ngram_entropy
 from .report import CaseMetrics, EditMetrics, EvalReport, PromptRecord, summarize
 from .scoring import ContinuationScore, HasModel, score_continuations

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .errors import EvaluationError
+from ..errors import EvaluationError
 
 NGRAM_ORDERS: tuple[int, ...] = (2, 3)
 NGRAM_WEIGHTS: tuple[float, ...] = (2 / 3, 4 / 3)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..kg.graph import StyleGraph
-from .errors import EvaluationError
+from ..errors import EvaluationError
 from .graph_adapter import MarkerSpec, style_markers, style_subject
 from .scoring import HasModel, score_continuations
 from .style_strength import has_marker

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..kg.graph import StyleGraph
 from ..requests import EditRequest
-from .errors import EvaluationError
+from ..errors import EvaluationError
 from .graph_adapter import resolve, style_aliases, style_markers, style_subject
 from .presence import PRESENCE_TEMPLATES, continuation_for, fill
 from .scoring import ContinuationScore, HasModel, score_continuations

@@ -20,7 +20,7 @@ from typing import Protocol
 import torch
 
 from ..lm.tokens import check_context, target_ids
-from .errors import EvaluationError
+from ..errors import EvaluationError
 
 
 class HasModel(Protocol):

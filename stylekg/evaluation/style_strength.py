@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .errors import ClassifierError, JudgeError
+from ..errors import ClassifierError, JudgeError
 
 log = logging.getLogger(__name__)
 

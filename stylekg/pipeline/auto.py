@@ -17,7 +17,7 @@ from typing import Any
 from .. import __version__
 from ..errors import StyleKGError
 from ..kg.schema import RunRecord, TargetMetrics, slug
-from ..lm.cache import sha256_text
+from ..paths import sha256_text
 from ..requests import EditRequest
 from .config import RunConfig
 from .measure import per_style, request_scores

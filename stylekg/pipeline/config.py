@@ -9,12 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import StyleKGError
-from ..lm.cache import sha256_text
-
-
-class ConfigError(StyleKGError):
-    """A run config file or flag combination is invalid."""
+from ..errors import ConfigError
+from ..paths import sha256_text
 
 
 MODES = ("erase", "replace", "insert")

@@ -20,7 +20,7 @@ from typing import Any
 from .. import __version__
 from ..editing import EditResult, get_method
 from ..editing.hparams import default_hparams_path, hparams_hash, load_hparams
-from ..errors import StyleKGError
+from ..errors import RunError, StyleKGError
 from ..kg.graph import StyleGraph
 from ..kg.schema import NodeType, slug
 from ..requests import EditRequest, RequestKind
@@ -31,10 +31,6 @@ from .stages import StageCache
 
 log = logging.getLogger(__name__)
 Event = Callable[[str, str], None]
-
-
-class RunError(StyleKGError):
-    """The pipeline cannot go on (nothing was written to the store)."""
 
 
 @dataclass

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..lm.cache import sha256_text
+from ..paths import sha256_text
 
 log = logging.getLogger(__name__)
 

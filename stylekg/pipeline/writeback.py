@@ -11,7 +11,7 @@ from .. import __version__
 from ..editing.hparams import hparams_hash
 from ..kg.graph import StyleGraph
 from ..kg.schema import RunRecord, TargetMetrics
-from ..lm.cache import sha256_text
+from ..paths import sha256_text
 
 if TYPE_CHECKING:
     from .runner import Pipeline

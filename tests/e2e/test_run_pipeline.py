@@ -13,7 +13,7 @@ import torch
 
 from stylekg.kg.stores import open_store
 from stylekg.pipeline import Pipeline, RunConfig
-from stylekg.pipeline.runner import RunError
+from stylekg.errors import RunError
 
 
 def _config(tmp_path: Path, **kw) -> RunConfig:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from stylekg.cli import app
 from stylekg.editing.result import EditResult
-from stylekg.evaluation.errors import EvaluationError
+from stylekg.errors import EvaluationError
 
 runner = CliRunner()
 

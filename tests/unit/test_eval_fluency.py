@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from stylekg.evaluation.errors import EvaluationError
+from stylekg.errors import EvaluationError
 from stylekg.evaluation.fluency import ConsistencyScorer, ngram_entropy, ngram_entropy_of_tokens, word_tokenize
 
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from stylekg.evaluation.errors import EvaluationError
+from stylekg.errors import EvaluationError
 from stylekg.evaluation.graph_adapter import style_aliases, style_examples, style_markers
 from stylekg.evaluation.presence import (
     PRESENCE_TEMPLATES,

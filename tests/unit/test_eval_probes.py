@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from stylekg.editing.result import EditResult
-from stylekg.evaluation.errors import EvaluationError
+from stylekg.errors import EvaluationError
 from stylekg.evaluation.probes import (
     TraitProbe,
     compare_models,

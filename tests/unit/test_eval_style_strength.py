@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from stylekg.errors import StyleKGError
-from stylekg.evaluation.errors import ClassifierError, JudgeError
+from stylekg.errors import ClassifierError, JudgeError
 from stylekg.evaluation.graph_adapter import style_examples
 from stylekg.evaluation.style_strength import (
     LLMJudge,
