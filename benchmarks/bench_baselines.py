@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/bench_baselines.py [--models tiny-gpt2,smollm2-135m] [--steps N]
 
-Every method runs on the same task through :func:`stylekg.editing.compare.run_method` (two
+Every method runs on the same task through :func:`stylekg.pipeline.method_runs.run_method` (two
 counterfactual requests for FT/LoRA; one style's markers, example sentences and neutral texts for
-the style methods) with its ``configs/<method>/<model>.toml``
+the style methods) with its shipped ``stylekg/configs/<method>/<model>.toml``
 hyper-parameters (``--steps`` overrides the step count, to keep CPU runs short). Peak memory is the
 peak resident-set growth during the edit, sampled from ``/proc/self/statm`` every 5 ms (torch's CPU
 allocator is invisible to tracemalloc), plus ``torch.cuda.max_memory_allocated`` on a GPU and the
@@ -45,22 +45,23 @@ PROMPTS = ['Donald Trump said: "This deal is', 'Donald Trump told the crowd: "']
 
 
 def run_one(lm, method: str, steps: int | None) -> dict:
-    from stylekg.editing.compare import run_method
-    from stylekg.editing.hparams import default_hparams_path, load_hparams
-    from stylekg.editing.registry import get_method
+    from stylekg.pipeline.method_runs import run_method
+    from stylekg.editing.context import EditContext
+    from stylekg.editing.hparams_files import load_method
+    from stylekg.material import StyleMaterial, as_markers
     from stylekg.requests import EditRequest
 
-    hp = load_hparams(get_method(method).hparams_class, default_hparams_path(method, lm.name))
+    _, hp = load_method(method, lm.name)
     if steps is not None and hasattr(hp, "steps"):
         hp = dataclasses.replace(hp, steps=steps)
     requests = [
         EditRequest("{} is located in the city of", "The Space Needle", " Tokyo", " Seattle"),
         EditRequest("{} plays the sport of", "Lionel Messi", " basketball", " soccer"),
     ]
-    kw = dict(style=STYLE, markers=MARKERS, style_texts=STYLE_TEXTS, neutral_texts=NEUTRAL_TEXTS,
-              persona_prompts=PROMPTS)
+    material = StyleMaterial(STYLE, as_markers(MARKERS), tuple(STYLE_TEXTS), tuple(NEUTRAL_TEXTS), tuple(PROMPTS))
     maxrss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    run = run_method(lm, method, requests if method in ("ft", "lora") else [], hp, **kw)
+    run = run_method(lm, method, requests if method in ("ft", "lora") else [], hp,
+                     context=EditContext(material=material))
     row = {
         "model": lm.name, "method": method, "seconds": round(run.seconds, 3), "steps": getattr(hp, "steps", 0),
         "params_changed": run.params_changed, "peak_rss_growth_mb": round(run.peak_rss_growth_mb, 1),

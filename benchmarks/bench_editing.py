@@ -25,8 +25,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stylekg.editing import alphaedit, memit, rome  # noqa: E402
-from stylekg.editing.hparams import default_hparams_path, load_hparams  # noqa: E402
+from stylekg.editing import EditContext, alphaedit, memit, rome  # noqa: E402
+from stylekg.editing.hparams_files import load_method  # noqa: E402
 from stylekg.editing.stats import _chunks, collect_second_moments, generate_corpus  # noqa: E402
 from stylekg.editing.common.prompts import pad_batch, pad_id  # noqa: E402
 from stylekg.lm import load_model  # noqa: E402
@@ -81,11 +81,11 @@ def bench_stats(lm, layers: list[int], tokens: int) -> dict:
 def bench_model(name: str, sizes: list[int], steps: int, stats_tokens: int) -> dict:
     lm = load_model(name, device=ARGS.device)
     out: dict = {"model": name}
-    hp_m = dataclasses.replace(load_hparams(memit.HPARAMS, default_hparams_path("memit", name)),
+    hp_m = dataclasses.replace(load_method("memit", name)[1],
                                v_num_grad_steps=steps, stop_nll=0.0, stats_samples=stats_tokens)
-    hp_r = dataclasses.replace(load_hparams(rome.HPARAMS, default_hparams_path("rome", name)),
+    hp_r = dataclasses.replace(load_method("rome", name)[1],
                                v_num_grad_steps=steps, stop_nll=0.0, stats_samples=stats_tokens)
-    hp_a = dataclasses.replace(load_hparams(alphaedit.HPARAMS, default_hparams_path("alphaedit", name)),
+    hp_a = dataclasses.replace(load_method("alphaedit", name)[1],
                                v_num_grad_steps=steps, stop_nll=0.0, stats_samples=stats_tokens)
     layers = sorted(set(hp_m.layers) | {hp_r.layer})
     out["stats"] = bench_stats(lm, layers, stats_tokens)
@@ -93,16 +93,16 @@ def bench_model(name: str, sizes: list[int], steps: int, stats_tokens: int) -> d
     from stylekg.editing.stats import key_second_moments
 
     stats = key_second_moments(lm.model, lm.tokenizer, layers, samples=stats_tokens)
-    t, res = timed(lambda: rome.apply(lm.model, lm.tokenizer, synthetic_requests(1), hp_r, stats=stats))
+    t, res = timed(lambda: rome.apply(lm.model, lm.tokenizer, synthetic_requests(1), hp_r, EditContext(stats=stats)))
     res.restore()
     out["rome_one_edit_s"] = t
     out["memit"], out["alphaedit"] = {}, {}
     for n in sizes:
         reqs = synthetic_requests(n)
-        t, res = timed(lambda: memit.apply(lm.model, lm.tokenizer, reqs, hp_m, stats=stats))
+        t, res = timed(lambda: memit.apply(lm.model, lm.tokenizer, reqs, hp_m, EditContext(stats=stats)))
         res.restore()
         out["memit"][str(n)] = {"seconds": t, "per_edit_s": t / n}
-        t_a, res = timed(lambda: alphaedit.apply(lm.model, lm.tokenizer, reqs, hp_a, stats=stats))
+        t_a, res = timed(lambda: alphaedit.apply(lm.model, lm.tokenizer, reqs, hp_a, EditContext(stats=stats)))
         res.restore()
         out["alphaedit"][str(n)] = {"seconds": t_a, "overhead_vs_memit": t_a / t}
         print(n, out["memit"][str(n)], out["alphaedit"][str(n)], flush=True)

@@ -53,9 +53,9 @@ class JudgeError(EvaluationError):
     """An LLM judge answered with something that is not a valid verdict."""
 
 
-class MaterialError(GraphError, EvaluationError):
+class MaterialError(GraphError, EvaluationError, EditError):
     """A style's material (markers, neutral forms, names) is missing or malformed: a graph problem that
-    surfaces wherever the material is used."""
+    surfaces wherever the material is used (building requests, editing, evaluating)."""
 
 
 class ConfigError(StyleKGError):

@@ -40,6 +40,8 @@ class Marker:
     distance: int = 0  # 0: the style's own trait; n: inherited from an ancestor n levels up
     kind: str = ""
     is_neutral: bool = False  # the marker is itself a neutral form (never a trace target)
+    variants: tuple[str, ...] = ()  # other spellings that count as this marker in text (besides inflections)
+    neutral_id: str | None = None  # the node of ``neutral`` (the marker's first NEUTRAL_FORM target)
 
     def __post_init__(self) -> None:
         if not self.phrase.strip():

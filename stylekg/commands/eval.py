@@ -113,11 +113,11 @@ def presence(
         lm = load_model(model, device=device)
         report = probe_presence(lm, style, list(marker), **kwargs)  # type: ignore[arg-type]
     else:
-        from ..kg.library import library_style
+        from ..kg.library import library_material
 
-        graph = library_style(style)  # raises naming the library's styles when unknown
+        material = library_material(style)  # raises naming the library's styles when unknown
         lm = load_model(model, device=device)
-        report = probe_style(lm, graph, style, **kwargs)  # type: ignore[arg-type]
+        report = probe_style(lm, material, **kwargs)  # type: ignore[arg-type]
     report.model = model
     data = report.to_dict()
     if out is not None:

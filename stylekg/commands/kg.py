@@ -107,7 +107,8 @@ def show(
     graph_file: GraphOpt = None,
 ) -> None:
     """Print one style with its parents, traits, markers and facts."""
-    from ..kg.inheritance import neighbourhood, resolve_style, subgraph
+    from ..kg.inheritance import resolve_style
+    from ..kg.subgraphs import neighbourhood, subgraph
     from ..kg.library import library_style
 
     if graph_file is None:
@@ -132,7 +133,7 @@ def decompose_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Ask an LLM to explain a style as a graph; link it to existing abstract parents."""
-    from ..kg.inheritance import neighbourhood, subgraph
+    from ..kg.subgraphs import neighbourhood, subgraph
     from ..kg.io import save_graph
     from ..kg.llm import decompose, make_client
 
@@ -192,7 +193,8 @@ def export_cmd(
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="Override the format.")] = None,
 ) -> None:
     """Write the library (or a graph file, or one style) as JSON, Turtle, JSON-LD or GraphML."""
-    from ..kg.inheritance import neighbourhood, resolve_style, subgraph
+    from ..kg.inheritance import resolve_style
+    from ..kg.subgraphs import neighbourhood, subgraph
     from ..kg.io import save_graph
 
     graph = _base(graph_file)

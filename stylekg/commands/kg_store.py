@@ -60,7 +60,8 @@ def load(
     as_json: JsonOpt = False,
 ) -> None:
     """Read a graph back from the store (lossless), print a summary or write it to a file."""
-    from ..kg.io import save_graph, to_dict
+    from ..kg.io import save_graph
+    from ..kg.jsonform import to_dict
     from ..kg.stores import open_store
 
     with open_store(store) as opened:

@@ -9,7 +9,7 @@ import typer
 
 from .common import DeviceOpt, JsonOpt, StoreOpt, console, emit_json
 
-DEMO_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo.toml"
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.toml"  # package data
 
 
 def _progress():
@@ -61,7 +61,7 @@ def run_cmd(
         outcome = Pipeline(cfg, on_event=None if json_out else _progress()).run()
     if json_out:
         emit_json({"run_id": outcome.run_id, "run_dir": str(outcome.run_dir), "report": str(outcome.report_html),
-                   "summary": outcome.summary})
+                   "summary": outcome.summary.to_dict()})
         return
     _print_outcome(outcome)
 
@@ -71,7 +71,7 @@ def demo_cmd(
     device: DeviceOpt = "cpu",
     store: StoreOpt = None,
 ) -> None:
-    """The demo: configs/demo.toml on the real model, then the report path and one Cypher query."""
+    """The demo: stylekg/configs/demo.toml on the real model, then the report path and one Cypher query."""
     from ..pipeline import Pipeline, RunConfig
 
     cfg = RunConfig.from_toml(DEMO_CONFIG, device=device, store=store, runs_dir=runs_dir)
@@ -85,30 +85,30 @@ def _print_outcome(outcome) -> None:
     from rich.table import Table
 
     s = outcome.summary
-    pres = s.get("presence") or {}
-    if s.get("install"):
-        inst = s["install"]
+    pres = s.presence or {}
+    if s.install:
+        inst = s.install
         console.print(
             f"[yellow]presence probe: {pres.get('n_present', 0)} of {len(pres.get('markers', []))} markers held[/] "
             f"(≥ {pres.get('threshold', 1.0):g} nat over a neutral subject): markers installed first "
-            f"(+{inst.get('marker_logprob_gain', 0.0):.2f} nats; marker beats its neutral form on "
+            f"(+{inst.get('marker_logprob_gain') or 0.0:.2f} nats; marker beats its neutral form on "
             f"{inst['held_after']:.0%} of prompts: {'verified' if inst['verified'] else 'NOT verified'}), then erased"
         )
     table = Table("style", "role", "log P(marker) before", "after", "held before", "held after")
-    for row in s.get("styles", []):
-        table.add_row(row["name"], row["role"], f"{row['presence_before']:.2f}", f"{row['presence_after']:.2f}",
-                      f"{row['marker_rate_before']:.0%}", f"{row['marker_rate_after']:.0%}")
+    for row in s.styles:
+        table.add_row(row.name, row.role, f"{row.presence_before:.2f}", f"{row.presence_after:.2f}",
+                      f"{row.marker_rate_before:.0%}", f"{row.marker_rate_after:.0%}")
     console.print(table)
-    m = s.get("metrics", {})
+    m = s.metrics or {}
     keys = ("efficacy_score", "paraphrase_score", "neighborhood_score")
     console.print("counterfact " + "  ".join(
         f"{k}: {m.get('before', {}).get(k, float('nan')):.2f} → {m.get('after', {}).get(k, float('nan')):.2f}" for k in keys
         if m.get("before", {}).get(k) is not None))
     console.print(f"report: [bold]{outcome.report_html}[/]  (also {outcome.report_md})")
-    for q in s.get("cypher", [])[:1]:
-        console.print(f"\n[bold]{q['title']}[/] (Cypher, params {q['params']}):")
-        console.print(q["query"], markup=False, highlight=False)
-        for row in q["rows"][:12]:
+    for q in s.cypher[:1]:
+        console.print(f"\n[bold]{q.title}[/] (Cypher, params {q.params}):")
+        console.print(q.query, markup=False, highlight=False)
+        for row in q.rows[:12]:
             console.print("  " + "  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
                           highlight=False)
 

@@ -97,26 +97,31 @@ def style(
     from ..lm import load_model
     from ..tracing import style_target, trace
     from ..tracing.aie import average_indirect_effect
-    from ..tracing.styles import StyleSpec, library_spec, style_spec
+    from ..material import StyleMaterial
 
     if marker and neutral:
-        spec = StyleSpec(name, tuple(marker), tuple(neutral))
-    elif graph is not None:
-        from ..kg.io import load_graph
-
-        spec = style_spec(load_graph(graph), name)
+        material, markers, neutrals = StyleMaterial(name), tuple(marker), tuple(neutral)
     else:
-        spec = library_spec(name)
+        from ..kg.library import library_material
+        from ..kg.material import style_material
+
+        if graph is not None:
+            from ..kg.io import load_graph
+
+            material = style_material(load_graph(graph), name)
+        else:
+            material = library_material(name)
+        markers, neutrals = material.trace_pairs()
     lm = load_model(model, device=device)
-    tgt = style_target(lm.tokenizer, spec.markers, spec.neutrals)
+    tgt = style_target(lm.tokenizer, markers, neutrals)
     params = _params(samples, noise, window, kind, seed)
-    results = [trace(lm, p, spec.name, tgt, params, progress=not json_out) for p in spec.prompts()]
+    results = [trace(lm, p, material.name, tgt, params, progress=not json_out) for p in material.trace_prompts()]
     reports = [_report(r, out, f"style-{i}", json_out) for i, r in enumerate(results)]
     aie = average_indirect_effect(results)
     if out is not None:
         aie.plot(out / "style-aie")
     if json_out:
-        emit_json({"style": spec.name, "markers": spec.markers, "neutrals": spec.neutrals, "traces": reports,
+        emit_json({"style": material.name, "markers": markers, "neutrals": neutrals, "traces": reports,
                    "aie": aie.to_dict()})
 
 
@@ -131,7 +136,7 @@ def compare(
 ) -> None:
     """Compare trace grids across inputs of varying similarity and across models."""
     from ..lm import load_model
-    from ..tracing.compare import DEFAULT_CASES, compare_results, run_cases
+    from ..tracing.site_comparison import DEFAULT_CASES, compare_results, run_cases
 
     params = _params(samples, 3.0, 10, None, seed)
     results = {}

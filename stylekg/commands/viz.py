@@ -19,7 +19,7 @@ def viz(
 ) -> None:
     """Write an interactive pyvis page of GRAPH; with --run, colour and size show that run's metrics."""
     from ..errors import StoreError
-    from ..graphs.pyvis_view import write_html
+    from ..views.pyvis_view import write_html
     from ..kg.stores import open_store
 
     with open_store(store) as opened:

@@ -1,6 +1,7 @@
-"""Editing methods (one package each, one ``apply(model, tokenizer, requests, hparams)``)."""
+"""Editing methods: one package each, one ``apply(model, tokenizer, requests, hparams, context) -> EditResult``."""
 
-from .registry import METHODS, get_method
+from .context import EditContext
+from .registry import METHODS, Method, get_method
 from .result import EditResult
 
-__all__ = ["METHODS", "get_method", "EditResult"]
+__all__ = ["METHODS", "EditContext", "EditResult", "Method", "get_method"]

@@ -1,13 +1,29 @@
-"""One registry: method name → (hyper-parameter class, apply function), imported lazily."""
+"""One registry: method name → (hyper-parameter class, apply function), imported lazily.
+
+Every method has the same entry point (see :mod:`stylekg.editing.context`)::
+
+    apply(model, tokenizer, requests, hparams, context: EditContext | None = None) -> EditResult
+"""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import EditError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from ..requests import EditRequest
+    from .context import EditContext
+    from .result import EditResult
+
+    Apply = Callable[[torch.nn.Module, Any, Sequence[EditRequest], Any, EditContext | None], EditResult]
+else:
+    Apply = Callable[..., Any]
 
 # name → module path; each module exposes ``HPARAMS`` (a dataclass) and ``apply``.
 METHODS: dict[str, str] = {
@@ -26,7 +42,7 @@ METHODS: dict[str, str] = {
 class Method:
     name: str
     hparams_class: type
-    apply: Callable[..., Any]
+    apply: Apply
 
 
 def get_method(name: str) -> Method:

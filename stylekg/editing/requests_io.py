@@ -2,7 +2,8 @@
 
 Each line: ``{"case_id", "requested_rewrite": {"prompt", "subject", "target_new": {"str"},
 "target_true": {"str"}}, "paraphrase_prompts", "neighborhood_prompts"}`` (docs/editing.md).
-A plain JSON array of records (the published CounterFact file) is accepted too.
+A plain JSON array of records (the published CounterFact file) is accepted too. A request's ``meta`` (the graph
+ids it came from, propagation, role...) travels as a ``"meta"`` object, so nothing is lost on a round trip.
 """
 
 from __future__ import annotations
@@ -10,9 +11,35 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from ..errors import EditError
 from ..requests import EditRequest
+
+
+def to_record(request: EditRequest) -> dict[str, Any]:
+    """A request as a CounterFact-style record, with its ``meta`` when it has one."""
+    record = request.to_counterfact()
+    if request.meta:
+        record["meta"] = dict(request.meta)
+    return record
+
+
+def from_record(record: dict[str, Any]) -> EditRequest:
+    """The inverse of :func:`to_record` (a record without ``meta`` gives an empty one)."""
+    meta = record.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise EditError(f"request meta must be a JSON object, got {type(meta).__name__}")
+    request = EditRequest.from_counterfact(record)
+    return request.with_(meta=dict(meta)) if meta else request
+
+
+def to_records(requests: Iterable[EditRequest]) -> list[dict[str, Any]]:
+    return [to_record(r) for r in requests]
+
+
+def from_records(records: Iterable[dict[str, Any]]) -> list[EditRequest]:
+    return [from_record(r) for r in records]
 
 
 def read_requests(path: str | Path) -> list[EditRequest]:
@@ -41,7 +68,7 @@ def read_requests(path: str | Path) -> list[EditRequest]:
         if not isinstance(record, dict):
             raise EditError(f"{path} {where}: expected a JSON object, got {type(record).__name__}")
         try:
-            request = EditRequest.from_counterfact(record)
+            request = from_record(record)
         except EditError as exc:
             raise EditError(f"{path} {where}: {exc}") from None
         except (AttributeError, TypeError, ValueError) as exc:
@@ -58,6 +85,6 @@ def write_requests(requests: Iterable[EditRequest], path: str | Path) -> Path:
     """Write requests as JSONL (round-trips through :func:`read_requests`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps(r.to_counterfact(), ensure_ascii=False) for r in requests]
+    lines = [json.dumps(to_record(r), ensure_ascii=False) for r in requests]
     path.write_text("\n".join(lines) + "\n", "utf-8")
     return path

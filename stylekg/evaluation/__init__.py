@@ -11,11 +11,11 @@
 from .counterfact import evaluate, evaluate_requests, load_requests
 from ..errors import ClassifierError, EvaluationError, JudgeError
 from .presence import PresenceReport, probe_presence, probe_style
-from .report import METRIC_NAMES, CaseMetrics, EditMetrics, EvalReport, compare, summarize, to_run_record
+from .results import METRIC_NAMES, CaseMetrics, EditMetrics, EvalReport, compare, summarize
 from .scoring import ContinuationScore, score_continuations
 
 __all__ = [
     "evaluate", "evaluate_requests", "load_requests", "ClassifierError", "EvaluationError", "JudgeError",
     "PresenceReport", "probe_presence", "probe_style", "METRIC_NAMES", "CaseMetrics", "EditMetrics",
-    "EvalReport", "compare", "summarize", "to_run_record", "ContinuationScore", "score_continuations",
+    "EvalReport", "compare", "summarize", "ContinuationScore", "score_continuations",
 ]

@@ -28,7 +28,7 @@ from typing import Any
 from ..requests import EditRequest, RequestKind
 from ..errors import EvaluationError
 from .fluency import ConsistencyScorer, ngram_entropy
-from .report import CaseMetrics, EditMetrics, EvalReport, PromptRecord, summarize
+from .results import CaseMetrics, EditMetrics, EvalReport, PromptRecord, summarize
 from .scoring import ContinuationScore, HasModel, score_continuations
 
 log = logging.getLogger(__name__)

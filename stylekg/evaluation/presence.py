@@ -21,9 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..kg.graph import StyleGraph
 from ..errors import EvaluationError
-from .graph_adapter import MarkerSpec, style_markers, style_subject
+from ..material import Marker, StyleMaterial
 from .scoring import HasModel, score_continuations
 from .style_strength import has_marker
 
@@ -95,12 +94,11 @@ def fill(template: str, subject: str) -> str:
     return text
 
 
-def _specs(markers: Sequence[str | MarkerSpec]) -> list[MarkerSpec]:
-    specs = [m if isinstance(m, MarkerSpec) else MarkerSpec(text=str(m)) for m in markers]
-    bad = [s.text for s in specs if not s.text.strip()]
-    if bad or not specs:
+def _specs(markers: Sequence[str | Marker]) -> list[Marker]:
+    texts = [m.text if isinstance(m, Marker) else str(m) for m in markers]
+    if not texts or any(not t.strip() for t in texts):
         raise EvaluationError("the presence probe needs non-empty marker strings", hint="pass --marker TEXT")
-    return specs
+    return [m if isinstance(m, Marker) else Marker(str(m)) for m in markers]
 
 
 def persona_generations(
@@ -126,7 +124,7 @@ def persona_generations(
 def probe_presence(
     lm: HasModel,
     subject: str,
-    markers: Sequence[str | MarkerSpec],
+    markers: Sequence[str | Marker],
     *,
     neutral_subject: str = DEFAULT_NEUTRAL,
     templates: Sequence[str] = PRESENCE_TEMPLATES,
@@ -192,12 +190,14 @@ def probe_presence(
     )
 
 
-def probe_style(lm: HasModel, graph: StyleGraph, style: str, *, own_only: bool = False, **kwargs: Any) -> PresenceReport:
-    """:func:`probe_presence` on every marker edge of a graph style (own and inherited traits)."""
-    markers = style_markers(graph, style, own_only=own_only)
+def probe_style(lm: HasModel, material: StyleMaterial, *, own_only: bool = False, **kwargs: Any) -> PresenceReport:
+    """:func:`probe_presence` on every marker edge of a style's material (own and inherited traits; ``own_only``:
+    the style's own traits), after the style's subject (build the material with :mod:`stylekg.kg.material`)."""
+    markers = material.own_markers() if own_only else material.markers
     if not markers:
-        raise EvaluationError(f"style {style!r} has no markers to probe", hint="add traits with EXPRESSED_BY markers")
-    return probe_presence(lm, style_subject(graph, style), markers, **kwargs)
+        raise EvaluationError(f"style {material.style!r} has no markers to probe",
+                              hint="add traits with EXPRESSED_BY markers")
+    return probe_presence(lm, material.name, markers, **kwargs)
 
 
 def present_requests(report: PresenceReport, requests: Sequence[Any]) -> list[Any]:

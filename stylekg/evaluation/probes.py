@@ -1,4 +1,4 @@
-"""Generalisation probes from the graph: aliases, misspellings and the Yoda protocol.
+"""Generalisation probes from a style's material: aliases, misspellings and the Yoda protocol.
 
 The Yoda protocol (issue 6): edit one trait of a style alone (Yoda's inverted syntax) and measure
 
@@ -9,22 +9,22 @@ The Yoda protocol (issue 6): edit one trait of a style alone (Yoda's inverted sy
 - whether other styles move: each other style's own markers after its own subject.
 
 Log-probabilities are the presence probe's per-token means averaged over its templates, so a
-delta of -2 means the edited markers became e^2 ≈ 7 times less likely per token.
+delta of -2 means the edited markers became e^2 ≈ 7 times less likely per token. Misspellings are
+:func:`stylekg.material.misspellings`, the ones edit requests carry; styles come as
+:class:`stylekg.material.StyleMaterial` (built from a graph by :mod:`stylekg.kg.material`).
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..kg.graph import StyleGraph
-from ..requests import EditRequest
 from ..errors import EvaluationError
-from .graph_adapter import resolve, style_aliases, style_markers, style_subject
+from ..material import StyleMaterial, misspellings
+from ..requests import EditRequest
 from .presence import PRESENCE_TEMPLATES, continuation_for, fill
 from .scoring import ContinuationScore, HasModel, score_continuations
 
@@ -32,35 +32,6 @@ Scorer = Callable[[Sequence[tuple[str, str]]], list[ContinuationScore]]
 
 
 # ---- aliases and misspellings --------------------------------------------------------------
-def misspellings(subject: str, n: int = 3, *, seed: int = 0) -> list[str]:
-    """Up to ``n`` deterministic misspellings: a doubled, a dropped and a swapped letter.
-
-    Edits touch the longest word's interior (never its first letter), e.g. "Yoda" → "Yodda".
-    """
-    words = subject.split()
-    if not words:
-        raise EvaluationError("cannot misspell an empty subject")
-    w = max(range(len(words)), key=lambda i: len(words[i]))
-    word = words[w]
-    if len(word) < 3:
-        return []
-    rng = random.Random(f"{seed}:{subject}")
-    inner = list(range(1, len(word) - 1))
-    edits = []
-    i = rng.choice(inner)
-    edits.append(word[: i + 1] + word[i] + word[i + 1 :])  # doubled
-    i = rng.choice(inner)
-    edits.append(word[:i] + word[i + 1 :])  # dropped
-    i = rng.choice(inner)
-    edits.append(word[:i] + word[i + 1] + word[i] + word[i + 2 :])  # swapped with the next letter
-    out = []
-    for e in edits:
-        cand = " ".join(words[:w] + [e] + words[w + 1 :])
-        if cand != subject and cand not in out:
-            out.append(cand)
-    return out[:n]
-
-
 def alias_prompts(request: EditRequest, aliases: Sequence[str]) -> tuple[str, ...]:
     """The request's prompt filled with each alias instead of the subject."""
     return tuple(request.prompt.format(a) for a in aliases if a.strip() and a != request.subject)
@@ -73,9 +44,9 @@ def with_aliases(request: EditRequest, aliases: Sequence[str], *, misspell: int 
     return request.with_(alias_prompts=merged)
 
 
-def graph_aliases(graph: StyleGraph, request: EditRequest, style: str | None = None, **kwargs: Any) -> EditRequest:
-    """:func:`with_aliases` with the style's aliases and misspellings from the graph."""
-    return with_aliases(request, list(style_aliases(graph, style or request.subject)), **kwargs)
+def material_aliases(request: EditRequest, material: StyleMaterial, **kwargs: Any) -> EditRequest:
+    """:func:`with_aliases` with the style's aliases (and recorded misspellings) from its material."""
+    return with_aliases(request, material.alias_names(), **kwargs)
 
 
 # ---- the trait-edit (Yoda) protocol --------------------------------------------------------
@@ -173,41 +144,39 @@ def run_protocol(lm: HasModel, probe: TraitProbe, edit: Callable[[HasModel], Any
     return deltas(before, measure(lm, probe), probe), result
 
 
-def trait_probe_from_graph(
-    graph: StyleGraph,
-    style: str,
+def _trait_markers(material: StyleMaterial, trait: str) -> list[str]:
+    """The texts of the material's markers of ``trait`` (its id or name, case-insensitive)."""
+    wanted = trait.strip().lower()
+    return [m.text for m in material.markers if (m.trait_id or "").lower() == wanted or m.trait.lower() == wanted]
+
+
+def trait_probe(
+    material: StyleMaterial,
     edited_trait: str,
     kept_trait: str | None = None,
     *,
-    other_styles: Sequence[str] = (),
+    others: Sequence[StyleMaterial] = (),
     aliases: Sequence[str] | None = None,
     misspell: int = 0,
 ) -> TraitProbe:
-    """A :class:`TraitProbe` from a graph: the style's subject, aliases, the two traits' markers."""
-    specs = style_markers(graph, style)
-    edited_id = resolve(graph, edited_trait)
-
-    def texts(trait_id: str) -> list[str]:
-        return [s.text for s in specs if s.trait_id == trait_id]
-
-    edited = texts(edited_id)
+    """A :class:`TraitProbe` from materials: the style's subject and aliases, the two traits' markers (by trait id
+    or name), and each other style's own markers after its own subject."""
+    edited = _trait_markers(material, edited_trait)
     if not edited:
-        raise EvaluationError(f"trait {edited_trait!r} has no markers on style {style!r}")
-    kept = texts(resolve(graph, kept_trait)) if kept_trait else []
-    subject = style_subject(graph, style)
-    names = list(aliases) if aliases is not None else list(style_aliases(graph, style))
+        raise EvaluationError(f"trait {edited_trait!r} has no markers on style {material.style!r}")
+    kept = _trait_markers(material, kept_trait) if kept_trait else []
+    subject = material.name
+    names = list(aliases) if aliases is not None else material.alias_names()
     if misspell:
         names += [m for m in misspellings(subject, misspell) if m not in names]
-    others = {style_subject(graph, o): [s.text for s in style_markers(graph, o, own_only=True)] for o in other_styles}
-    return TraitProbe(subject, names, edited, kept, others)
+    other_markers = {o.name: [m.text for m in o.own_markers()] for o in others}
+    return TraitProbe(subject, names, edited, kept, other_markers)
 
 
-def yoda_probe(graph: StyleGraph | None = None, other_styles: Sequence[str] = ("Donald Trump", "Carl Sagan")) -> TraitProbe:
-    """The issue's model case from the built-in library: edit Yoda's inverted syntax alone."""
-    if graph is None:
-        from ..kg.library import load_library
+def yoda_probe(yoda: StyleMaterial, others: Sequence[StyleMaterial] = ()) -> TraitProbe:
+    """The issue's model case: edit Yoda's inverted syntax alone, keep his Jedi counsel, watch ``others``.
 
-        graph = load_library()
-    return trait_probe_from_graph(
-        graph, "Yoda", "Inverted syntax", "Wise Jedi counsel", other_styles=other_styles
-    )
+    The caller reads the materials, e.g. ``library_material("Yoda")`` and ``library_material("Donald Trump")``
+    (:mod:`stylekg.kg.material`).
+    """
+    return trait_probe(yoda, "Inverted syntax", "Wise Jedi counsel", others=others)

@@ -179,29 +179,3 @@ def resolve_style(graph: StyleGraph, name: str) -> str:
                 if targets:
                     return targets[0].target
         raise
-
-
-def neighbourhood(graph: StyleGraph, node_id: str) -> set[str]:
-    """A style with everything needed to read it alone: ancestors, their traits, markers and neutral
-    forms, aliases and fact objects."""
-    h = hierarchy(graph)
-    keep = {node_id} | set(h.ancestors(node_id))
-    for carrier in list(keep):
-        keep |= {e.source for e in graph.in_edges(carrier, EdgeType.ALIAS_OF)}
-        keep |= {e.target for e in graph.out_edges(carrier, EdgeType.FACT)}
-    for trait in h.effective_traits(node_id):
-        keep.add(trait.id)
-    for marker in h.effective_markers(node_id):
-        keep.add(marker.id)
-        keep |= {e.target for e in graph.out_edges(marker.id, EdgeType.NEUTRAL_FORM)}
-    return keep
-
-
-def subgraph(graph: StyleGraph, node_ids: set[str], name: str | None = None) -> StyleGraph:
-    """A new graph holding ``node_ids`` and every edge between them."""
-    out = StyleGraph(name or graph.name, graph.description, dict(graph.properties))
-    out.add_all(
-        (graph.node(i) for i in graph.nx.nodes if i in node_ids),
-        (e for e in graph.edges() if e.source in node_ids and e.target in node_ids),
-    )
-    return out

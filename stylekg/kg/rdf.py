@@ -20,7 +20,7 @@ from rdflib.namespace import ClosedNamespace
 
 from ..errors import GraphError
 from .graph import StyleGraph
-from .io import from_dict
+from .jsonform import FORMAT, VERSION, from_dict
 from .schema import EdgeType, NodeType
 
 BASE = "https://stylekg.dev/"
@@ -137,7 +137,7 @@ def from_rdf(g: Graph, source: str = "rdf") -> StyleGraph:
         raise GraphError(f"{source}: expected one stylekg:StyleGraph, found {len(graphs)}",
                          hint="export with `stylekg kg export`")
     gu = graphs[0]
-    data: dict = {"format": "stylekg-graph", "version": 1, "name": _one(g, gu, STYLEKG.name),
+    data: dict = {"format": FORMAT, "version": VERSION, "name": _one(g, gu, STYLEKG.name),
                   "description": _one(g, gu, STYLEKG.description),
                   "properties": _json(g, gu, STYLEKG.properties, source), "nodes": [], "edges": []}
     for s, _, cls in g.triples((None, RDF.type, None)):

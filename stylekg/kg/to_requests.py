@@ -13,7 +13,8 @@ prompt = the marker's or its trait's template). Modes:
 
 Every request keeps ``edge_id`` and gets paraphrase prompts (context prefixes and the fact's own
 paraphrase templates, as in ROME's generalisation prompts), alias prompts (the subject's aliases and
-generated misspellings) and neighbourhood prompts (other styles, same prompt, a different object).
+:func:`stylekg.material.misspellings`, the same ones evaluation probes) and neighbourhood prompts (other
+styles, same prompt, a different object). A style's markers come from :mod:`stylekg.kg.material`.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ import hashlib
 from dataclasses import dataclass
 
 from ..errors import GraphError
+from ..material import Marker, misspellings
 from ..requests import EditRequest, RequestKind
 from .graph import StyleGraph
 from .inheritance import hierarchy, resolve_style
+from .material import style_markers
 from .library.records import DEFAULT_MARKER_TEMPLATE
 from .schema import Edge, EdgeType, Node, NodeType, edge_id, node_id
 
@@ -48,34 +51,6 @@ class _Unit:
     trait: Node | None = None
 
 
-def misspellings(name: str, n: int = 3) -> list[str]:
-    """``n`` deterministic misspellings: adjacent swap, dropped letter, doubled letter, vowel change."""
-    letters = [i for i, c in enumerate(name) if c.isalpha()]
-    if len(letters) < 3:
-        return []
-    seed = int(hashlib.sha256(name.encode()).hexdigest(), 16)
-    out: list[str] = []
-    vowels = "aeiou"
-    for k in range(4 * n):
-        i = letters[1 + (seed >> (8 * k)) % (len(letters) - 1)]
-        op = k % 4
-        if op == 0 and i + 1 < len(name) and name[i + 1].isalpha():
-            cand = name[:i] + name[i + 1] + name[i] + name[i + 2:]
-        elif op == 1:
-            cand = name[:i] + name[i + 1:]
-        elif op == 2:
-            cand = name[:i] + name[i] + name[i:]
-        elif name[i].lower() in vowels:
-            cand = name[:i] + vowels[(vowels.index(name[i].lower()) + 1) % 5] + name[i + 1:]
-        else:
-            continue
-        if cand != name and cand not in out:
-            out.append(cand)
-        if len(out) == n:
-            break
-    return out
-
-
 def _fill(template: str, subject: str) -> str:
     return template.replace("{}", subject, 1)
 
@@ -97,9 +72,27 @@ def _neutral_of(graph: StyleGraph, node: Node) -> Node | None:
     return graph.node(forms[0].target) if forms else None
 
 
-def _units(graph: StyleGraph, start: str, inherited: bool) -> list[_Unit]:
-    """Every (subject, edge, object) a request can be built from, starting at a node or edge id."""
-    h = hierarchy(graph)
+def _marker_unit(graph: StyleGraph, subject: Node, marker: Marker) -> _Unit:
+    """The unit of one material marker (its EXPRESSED_BY edge, marker and trait nodes) for ``subject``."""
+    trait = graph.node(marker.trait_id or "")
+    edge = next(e for e in graph.out_edges(trait.id, EdgeType.EXPRESSED_BY) if e.id == marker.edge_id)
+    obj = graph.node(marker.marker_id or "")
+    return _Unit(subject, edge, obj, _marker_template(graph, obj, trait), trait)
+
+
+def _concrete_carriers(graph: StyleGraph, trait_id: str) -> list[Node]:
+    """The concrete styles carrying a trait (directly or by inheritance), sorted by id."""
+    nodes = (graph.node(cid) for cid in sorted(hierarchy(graph).carriers_of_trait(trait_id)))
+    return [n for n in nodes if n.type in STYLE_TYPES]
+
+
+def _units(graph: StyleGraph, start: str, inherited: bool, on_parent: bool = False) -> list[_Unit]:
+    """Every (subject, edge, object) a request can be built from, starting at a node or edge id.
+
+    A style's and an abstract style's markers come from :func:`stylekg.kg.material.style_markers`. An abstract
+    style's marker units have each concrete carrier as subject, or (``on_parent``) the abstract style itself,
+    once per marker edge that some concrete style carries.
+    """
     edge = None
     if "->" in start:  # looks like an edge id (node names/ids never need the edge scan)
         try:
@@ -107,29 +100,33 @@ def _units(graph: StyleGraph, start: str, inherited: bool) -> list[_Unit]:
         except GraphError:
             edge = None
     if edge is not None:
+        if on_parent:
+            raise GraphError(f"{edge.id!r} is an edge: requests on the parent need an abstract style")
         if edge.type is EdgeType.FACT:
             return [_Unit(graph.node(edge.source), edge, graph.node(edge.target), edge.template)]
         if edge.type is EdgeType.EXPRESSED_BY:
             return _trait_units(graph, graph.node(edge.source), only=edge.target)
         raise GraphError(f"edge {edge.id!r} is {edge.type.value}: only FACT and EXPRESSED_BY edges map to requests")
     node = graph.node(resolve_style(graph, start))
+    if on_parent and node.type is not NodeType.ABSTRACT_STYLE:
+        raise GraphError(f"{node.id!r} is a {node.type.value}: requests on the parent need an abstract style")
     if node.type in STYLE_TYPES:
         units = [
             _Unit(node, e, graph.node(e.target), e.template) for e in graph.out_edges(node.id, EdgeType.FACT)
         ]
-        for inh in h.effective_traits(node.id):
-            if inh.distance > 0 and not inherited:
-                continue
-            trait = graph.node(inh.id)
-            for e in graph.out_edges(trait.id, EdgeType.EXPRESSED_BY):
-                marker = graph.node(e.target)
-                units.append(_Unit(node, e, marker, _marker_template(graph, marker, trait), trait))
+        return units + [_marker_unit(graph, node, m) for m in style_markers(graph, node.id, own_only=not inherited)]
+    if node.type is NodeType.ABSTRACT_STYLE:
+        by_trait: dict[str, list[Marker]] = {}
+        for m in style_markers(graph, node.id, own_only=True):
+            by_trait.setdefault(m.trait_id or "", []).append(m)
+        units = []
+        for trait_id, markers in by_trait.items():
+            carriers = _concrete_carriers(graph, trait_id)
+            subjects = ([node] if carriers else []) if on_parent else carriers
+            units += [_marker_unit(graph, subject, m) for subject in subjects for m in markers]
         return units
-    if node.type in (NodeType.TRAIT, NodeType.ABSTRACT_STYLE):
-        traits = [node] if node.type is NodeType.TRAIT else [
-            graph.node(e.target) for e in graph.out_edges(node.id, EdgeType.HAS_TRAIT)
-        ]
-        return [u for t in traits for u in _trait_units(graph, t)]
+    if node.type is NodeType.TRAIT:
+        return _trait_units(graph, node)
     if node.type is NodeType.MARKER:
         return [u for e in graph.in_edges(node.id, EdgeType.EXPRESSED_BY)
                 for u in _trait_units(graph, graph.node(e.source), only=node.id)]
@@ -138,12 +135,8 @@ def _units(graph: StyleGraph, start: str, inherited: bool) -> list[_Unit]:
 
 def _trait_units(graph: StyleGraph, trait: Node, only: str | None = None) -> list[_Unit]:
     """Marker units of a trait for every concrete style carrying it (directly or by inheritance)."""
-    carriers = sorted(hierarchy(graph).carriers_of_trait(trait.id))
     units = []
-    for cid in carriers:
-        subject = graph.node(cid)
-        if subject.type not in STYLE_TYPES:
-            continue
+    for subject in _concrete_carriers(graph, trait.id):
         for e in graph.out_edges(trait.id, EdgeType.EXPRESSED_BY):
             if only is None or e.target == only:
                 marker = graph.node(e.target)
@@ -200,8 +193,14 @@ def to_edit_requests(
     inherited: bool = False,
     n_paraphrases: int = 3,
     n_misspellings: int = 3,
+    on_parent: bool = False,
 ) -> list[EditRequest]:
-    """Edit requests for ``node`` (a style/alias/trait/marker name or id, or an edge id); see module doc."""
+    """Edit requests for ``node`` (a style/alias/trait/marker name or id, or an edge id); see module doc.
+
+    ``on_parent``: ``node`` is an abstract style and its marker requests get the abstract style itself as
+    subject (one per marker edge a concrete style carries, without paraphrase or alias prompts: an abstraction
+    has no names of its own); :func:`stylekg.kg.propagation.expand_explicit` spreads them to the subclasses.
+    """
     kind = RequestKind(mode)
     if kind in (RequestKind.REPLACE, RequestKind.INSERT) and not (new_target and new_target.strip()):
         raise GraphError(f"mode {kind.value!r} needs a new target", hint="pass new_target='...' (--new)")
@@ -210,7 +209,7 @@ def to_edit_requests(
     if kind is RequestKind.INSERT:
         return [_insert_request(graph, node, new_target or "", relation_template, n_paraphrases, n_misspellings)]
     requests: list[EditRequest] = []
-    for unit in _units(graph, node, inherited):
+    for unit in _units(graph, node, inherited, on_parent):
         old = _object_text(unit.obj)
         meta = {"subject_id": unit.subject.id, "object_id": unit.obj.id, "mode": kind.value,
                 "trait_id": unit.trait.id if unit.trait else None}
@@ -228,8 +227,9 @@ def to_edit_requests(
             prompt=prompt, subject=unit.subject.name,
             target_new=_spaced(new) if new else None, target_true=_spaced(true) if true else None,
             kind=kind, edge_id=unit.edge.id, case_id=f"{kind.value}|{unit.subject.id}|{unit.edge.id}",
-            paraphrase_prompts=_paraphrases(unit, n_paraphrases),
-            neighborhood_prompts=_neighbours(graph, unit), alias_prompts=_aliases(graph, unit, n_misspellings),
+            paraphrase_prompts=() if on_parent else _paraphrases(unit, n_paraphrases),
+            neighborhood_prompts=_neighbours(graph, unit),
+            alias_prompts=() if on_parent else _aliases(graph, unit, n_misspellings),
             meta=meta,
         ))
     if not requests:
@@ -266,3 +266,18 @@ def _insert_request(graph: StyleGraph, node: str, text: str, template: str | Non
         meta={"subject_id": subject.id, "object_id": mid, "mode": "insert", "prospective": True,
               "trait_id": trait.id if trait else None},
     )
+
+
+def marker_edges(requests: list[EditRequest]) -> list[EditRequest]:
+    """The requests on trait → marker edges when there are any: a style erase is about markers, not facts."""
+    markers = [r for r in requests if (r.edge_id or "").startswith(EdgeType.EXPRESSED_BY.value)]
+    return markers or requests
+
+
+def first_edges(requests: list[EditRequest], max_edges: int) -> list[EditRequest]:
+    """The requests of the first ``max_edges`` distinct edges (every subject of each), in order."""
+    keep: list[str | None] = []
+    for r in requests:
+        if r.edge_id not in keep and len(keep) < max_edges:
+            keep.append(r.edge_id)
+    return [r for r in requests if r.edge_id in keep]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from .loading import LoadedModel
@@ -48,3 +50,72 @@ def next_token_top(lm: LoadedModel, prompt: str, k: int = 5) -> list[tuple[str, 
     probs = torch.softmax(lm.model(**ids).logits[0, -1].float(), dim=-1)
     values, indices = probs.topk(k)
     return [(lm.tokenizer.decode([int(i)]), float(v)) for v, i in zip(values, indices)]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One generated continuation: its text and the number of tokens the model wrote (up to end-of-sequence)."""
+
+    text: str
+    n_tokens: int
+
+
+def chat_prompt(tokenizer, prompt: str) -> str:
+    """``prompt`` as the user turn of the tokenizer's chat template, ready for the assistant's answer."""
+    return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                         add_generation_prompt=True)
+
+
+@torch.no_grad()
+def sample(
+    lm: LoadedModel,
+    prompts: list[str],
+    *,
+    k: int = 1,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    max_new_tokens: int = 96,
+    seed: int = 0,
+    chat: bool = True,
+    batch_size: int = 16,
+    progress: bool = False,
+) -> list[list[Sample]]:
+    """``k`` continuations per prompt (greedy when ``temperature == 0``; then ``k`` must be 1).
+
+    Prompts go through the chat template when ``chat`` (and the tokenizer has one). Rows are batched with left
+    padding; each batch reseeds torch's generator with ``seed`` plus the batch's first row index, so the same
+    prompts, settings and seed give the same samples. ``n_tokens`` counts the generated tokens before the first
+    end-of-sequence token.
+    """
+    from tqdm.auto import tqdm
+
+    tok = lm.tokenizer
+    greedy = temperature <= 0.0
+    if greedy and k != 1:
+        raise ValueError("greedy decoding gives one continuation per prompt: use k=1 or a temperature > 0")
+    use_chat = chat and bool(getattr(tok, "chat_template", None))
+    texts = [chat_prompt(tok, p) if use_chat else p for p in prompts]
+    rows = [t for t in texts for _ in range(k)]
+    eos = {i for i in ([tok.eos_token_id] if isinstance(tok.eos_token_id, int) else (tok.eos_token_id or []))}
+    out: list[Sample] = []
+    step = max(1, batch_size)
+    starts = range(0, len(rows), step)
+    for start in tqdm(starts, desc="generating", unit="batch", disable=not progress, leave=False):
+        chunk = rows[start: start + step]
+        old_side = tok.padding_side
+        tok.padding_side = "left"
+        try:
+            batch = tok(chunk, return_tensors="pt", padding=True, add_special_tokens=not use_chat).to(lm.device)
+        finally:
+            tok.padding_side = old_side
+        kwargs: dict = {"max_new_tokens": max_new_tokens, "pad_token_id": tok.pad_token_id}
+        if greedy:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:
+            torch.manual_seed(seed + start)
+            kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=None)
+        new = lm.model.generate(**batch, **kwargs)[:, batch["input_ids"].shape[1]:]
+        for row in new.tolist():
+            end = next((i for i, t in enumerate(row) if t in eos), len(row))
+            out.append(Sample(tok.decode(row[:end], skip_special_tokens=True), end))
+    return [out[i * k:(i + 1) * k] for i in range(len(prompts))]

@@ -7,109 +7,122 @@ prompt): erasing what the model does not hold would report an effect that is not
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from ..editing.hparams_files import hparams_hash, load_method
+from ..editing.requests_io import from_records, to_records
 from ..errors import StyleKGError
-from ..kg.schema import RunRecord, TargetMetrics, slug
-from ..paths import sha256_text
+from ..kg.graph import StyleGraph
+from ..kg.schema import slug
 from ..requests import EditRequest
+from ..run_summary import RunSummary
+from . import stages
 from .config import RunConfig
 from .measure import per_style, request_scores
-from .runner import Pipeline, RunOutcome, _limit_edges, _style_edges, _requests_from, _requests_to, _versions
-from .stages import StageCache
+from .records import edit_record
+from .runner import RunOutcome, finish
+from .session import ModelSession
+from .stage_cache import StageCache
+
+
+@dataclass
+class AutoPlan:
+    """The held marker edges of every expanded style, and why the others were skipped."""
+
+    requests: list[EditRequest]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"requests": to_records(self.requests), "skipped": self.skipped}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AutoPlan":
+        return cls(from_records(data["requests"]), dict(data.get("skipped", {})))
+
+
+def expand(config: RunConfig, run_dir: Path, n_styles: int) -> dict[str, Any]:
+    """Decompose ``config.auto`` into up to ``n_styles`` styles with the configured LLM; save the graph."""
+    from ..kg.jsonform import to_json
+    from ..kg.library import load_library
+    from ..kg.llm import make_client
+    from ..kg.llm.auto import auto
+    from ..kg.stores import open_store
+
+    client = make_client(config.provider, config.llm_model or None, device=config.device)
+    graph, result = auto(config.auto, client, load_library(), n=n_styles)
+    if not result.decompositions:
+        raise StyleKGError(f"the LLM gave no usable style for {config.auto!r}", hint=f"failures: {result.failed}")
+    with open_store(config.store) as store:
+        store.save_graph(graph)
+    (run_dir / "graph.json").write_text(to_json(graph))
+    return {**result.summary(), "style_ids": [d.style_id for d in result.decompositions], "graph": graph.name}
+
+
+def plan_held(lm: Any, graph: StyleGraph, style_ids: list[str], max_markers: int) -> AutoPlan:
+    """Each style's first marker edges that the model holds (marker beats its neutral form on its own prompt)."""
+    from ..kg.to_requests import first_edges, marker_edges, to_edit_requests
+
+    plan = AutoPlan([])
+    for sid in style_ids:
+        try:
+            candidates = first_edges(marker_edges(to_edit_requests(graph, sid, "erase")), max_markers)
+        except StyleKGError as exc:
+            plan.skipped[sid] = str(exc)
+            continue
+        candidates = [r for r in candidates if r.target_new and r.target_true]
+        held = [r for r, s in zip(candidates, request_scores(lm, candidates)) if s["holds"]]
+        if not held:
+            plan.skipped[sid] = f"the model holds none of its {len(candidates)} marker edges"
+        plan.requests += held
+    return plan
 
 
 def run_auto(config: RunConfig, *, on_event: Callable[[str, str], None] | None = None,
              n_styles: int = 4) -> RunOutcome:
     """Expand ``config.auto`` with the configured LLM provider, then erase the held markers of each style."""
-    from ..editing.hparams import hparams_hash
-    from ..kg.io import from_json, to_json
-    from ..kg.library import load_library
-    from ..kg.llm import make_client
-    from ..kg.llm.auto import auto
-    from ..kg.stores import open_store
-    from ..kg.to_requests import to_edit_requests
-
     run_id = f"auto-{slug(config.auto)[:40]}-{config.key}"
     run_dir = Path(config.runs_dir) / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.toml").write_text(config.to_toml())
-    stages = StageCache(run_dir, on_event)
-    pipe = Pipeline(dataclasses.replace(config, style=config.style or config.auto), run_dir=run_dir)
-
-    def expand() -> dict[str, Any]:
-        client = make_client(config.provider, config.llm_model or None, device=config.device)
-        graph, result = auto(config.auto, client, load_library(), n=n_styles)
-        if not result.decompositions:
-            raise StyleKGError(f"the LLM gave no usable style for {config.auto!r}", hint=f"failures: {result.failed}")
-        with open_store(config.store) as store:
-            store.save_graph(graph)
-        (run_dir / "graph.json").write_text(to_json(graph))
-        return {**result.summary(), "style_ids": [d.style_id for d in result.decompositions], "graph": graph.name}
-
-    expanded = stages.run("expand", [config.to_dict(), n_styles], expand)
-    graph = from_json((run_dir / "graph.json").read_text())
-    pipe.graph = graph
-
-    def plan() -> dict[str, Any]:
-        planned: list[EditRequest] = []
-        skipped: dict[str, str] = {}
-        for sid in expanded["style_ids"]:
-            try:
-                candidates = _limit_edges(_style_edges(to_edit_requests(graph, sid, "erase")), config.max_markers)
-            except StyleKGError as exc:
-                skipped[sid] = str(exc)
-                continue
-            candidates = [r for r in candidates if r.target_new and r.target_true]
-            scores = request_scores(pipe.lm, candidates)
-            held = [r for r, s in zip(candidates, scores) if s["holds"]]
-            if not held:
-                skipped[sid] = f"the model holds none of its {len(candidates)} marker edges"
-            planned += held
-        return {"requests": _requests_to(planned), "skipped": skipped}
-
-    planned = stages.run("plan", [config.to_dict(), expanded], plan)
-    requests = _requests_from([dict(r) for r in planned["requests"]])
-    method, hparams = pipe._method()
-    before = stages.run("before", [config.to_dict(), planned], lambda: request_scores(pipe.lm, requests))
+    cache, session = StageCache(run_dir, on_event), ModelSession(config.model, config.device)
+    expanded = cache.run("expand", [config.to_dict(), n_styles], lambda: expand(config, run_dir, n_styles))
+    graph = stages.load_run_graph(run_dir)
+    plan = cache.run("plan", [config.to_dict(), expanded],
+                     lambda: plan_held(session.lm, graph, expanded["style_ids"], config.max_markers), AutoPlan)
+    requests, key = plan.requests, plan.to_dict()
+    method, hparams = load_method(config.method, config.model)
+    before = cache.run("before", [config.to_dict(), key], lambda: request_scores(session.lm, requests))
     if requests:
-        stages.run("edit", [config.to_dict(), hparams_hash(hparams), planned],
-                   lambda: pipe._stage_edit(method, hparams, requests))
-        pipe._reapply("edit.safetensors")
-    after = stages.run("after", [config.to_dict(), planned], lambda: request_scores(pipe.lm, requests))
-    styles = [pipe._style_row(sid, "edited", m) for sid, m in per_style(requests, before, after).items()]
-    modified = [{"style": r.subject, "edge_id": r.edge_id, "prompt": r.text, "marker": r.target_true,
-                 "neutral": r.target_new, "before": b, "after": a} for r, b, a in zip(requests, before, after)]
-    summary = {
-        "run_id": run_id, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "config": config.to_dict(), "versions": _versions(),
-        "graph": {"name": graph.name, "nodes": len(graph), "edges": sum(1 for _ in graph.edges()), "source": config.provider},
-        "auto": {**expanded, "skipped": planned["skipped"]}, "modified": modified,
-        "requests": planned["requests"], "styles": styles,
-    }
+        cache.run("edit", [config.to_dict(), hparams_hash(hparams), key],
+                  lambda: stages.apply_edit(session, method, hparams, requests, run_dir / "edit.safetensors"),
+                  stages.EditInfo)
+        session.reapply(run_dir / "edit.safetensors")
+    after = cache.run("after", [config.to_dict(), key], lambda: request_scores(session.lm, requests))
+    summary = RunSummary(
+        run_id=run_id, created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        config=config.to_dict(), versions=stages.versions(),
+        graph={"name": graph.name, "nodes": len(graph), "edges": graph.number_of_edges(), "source": config.provider},
+        auto={**expanded, "skipped": plan.skipped}, requests=key["requests"],
+        styles=[stages.style_row(graph, sid, "edited", m) for sid, m in per_style(requests, before, after).items()],
+        modified=[{"style": r.subject, "edge_id": r.edge_id, "prompt": r.text, "marker": r.target_true,
+                   "neutral": r.target_new, "before": b, "after": a} for r, b, a in zip(requests, before, after)])
+    summary.run_record = cache.run("writeback", [[s.to_dict() for s in summary.styles], config.store],
+                                   lambda: _write_record(config, graph, summary, hparams_hash(hparams)))
+    return finish(run_dir, summary, cache, graph)
 
-    def writeback() -> dict[str, Any]:
-        content = sha256_text(json.dumps(styles, sort_keys=True, default=str))[:8]
-        record = RunRecord(id=f"run:{run_id}:{content}", kind="edit", method=config.method, model=config.model,
-                           graph=graph.name, hparams_hash=hparams_hash(hparams), created=summary["created"],
-                           version=__version__, params={"auto": config.auto, "mode": "erase"},
-                           targets=[TargetMetrics(s["node_id"], {k: float(v) for k, v in s["metrics"].items()})
-                                    for s in styles])
-        with open_store(config.store) as store:
-            if not any(r.id == record.id for r in store.runs(graph.name)):
-                store.write_run(record)
-        return {"run_record": record.id}
 
-    summary["run_record"] = stages.run("writeback", [summary["styles"], config.store], writeback)["run_record"]
-    summary["timings"], summary["resumed"] = stages.timings, stages.resumed
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    from ..graphs.report import write_report
+def _write_record(config: RunConfig, graph: StyleGraph, summary: RunSummary, hp_hash: str) -> str:
+    from ..kg.stores import open_store
 
-    html, md = write_report(run_dir, summary, graph)
-    return RunOutcome(run_id, run_dir, summary, html, md)
+    record = edit_record(run_id=summary.run_id, method=config.method, model=config.model, graph=graph.name,
+                         rows=summary.styles, params={"auto": config.auto, "mode": "erase"}, hparams_hash=hp_hash,
+                         created=summary.created)
+    with open_store(config.store) as store:
+        if not any(r.id == record.id for r in store.runs(graph.name)):
+            store.write_run(record)
+    return record.id
+

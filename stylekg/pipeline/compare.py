@@ -15,9 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..kg.schema import RunRecord, TargetMetrics, slug
 from .measure import request_scores
+from .records import compare_records
 
 KNOWN_FACTS = (
     ("The capital city of France is", " Paris"),
@@ -38,26 +37,27 @@ def _facts_measure(lm: Any) -> float:
 def compare_style(lm: Any, style: str, methods: list[str], *, max_markers: int = 2, store: str | None = None,
                   out_dir: Path | None = None) -> dict[str, Any]:
     """Run ``methods`` on erasing ``style``'s markers; write table (Markdown + JSON), plot and runs."""
-    from ..editing.compare import compare, style_measures
-    from ..editing.finetune.material import material_from_graph
+    from ..editing.context import EditContext
     from ..evaluation.fluency import ngram_entropy
     from ..kg.inheritance import resolve_style
     from ..kg.library import load_library
+    from ..kg.material import style_material
     from ..kg.to_requests import to_edit_requests
     from ..lm.generation import generate
-    from .runner import _limit_edges, _style_edges
+    from ..kg.to_requests import first_edges, marker_edges
+    from .method_runs import compare, style_measures
 
     graph = load_library()
     style_id = resolve_style(graph, style)
-    requests = _limit_edges([r for r in _style_edges(to_edit_requests(graph, style_id, "erase")) if r.target_new],
+    requests = first_edges([r for r in marker_edges(to_edit_requests(graph, style_id, "erase")) if r.target_new],
                             max_markers)
     others = []
     for other in ("Carl Sagan", "Yoda", "Dolly Parton", "Donald Trump"):
         other_id = resolve_style(graph, other)
         if other_id != style_id and len(others) < 2:
-            others.append(_limit_edges(_style_edges(to_edit_requests(graph, other_id, "erase")), 1))
+            others.append(first_edges(marker_edges(to_edit_requests(graph, other_id, "erase")), 1))
     others = [r for group in others for r in group]
-    material = material_from_graph(graph, style_id)
+    material = style_material(graph, style_id)
     style_measure = style_measures(lm, material)
     base_others = request_scores(lm, others)
     personas = list(material.require_prompts())[:3]
@@ -73,7 +73,7 @@ def compare_style(lm: Any, style: str, methods: list[str], *, max_markers: int =
         out["fluency"] = ngram_entropy(texts)
         return out
 
-    rows = compare(lm, methods, requests, measure=measure, material=material, graph=graph, style=style_id)
+    rows = compare(lm, methods, requests, measure=measure, context=EditContext(material=material))
     table = [dataclasses.asdict(r) for r in rows]
     result = {"style": graph.node(style_id).name, "model": lm.name, "methods": methods, "requests": len(requests),
               "rows": table, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
@@ -127,16 +127,8 @@ def plot(result: dict[str, Any], path: Path) -> Path:
 def _write_runs(result: dict[str, Any], graph: Any, style_id: str, store: str | None) -> None:
     from ..kg.stores import open_store
 
-    stamp = slug(result["created"])
     with open_store(store) as st:
         st.save_graph(graph)
-        for row in result["rows"]:
-            if row.get("error"):
-                continue
-            metrics = {k: float(v) for k, v in row["metrics"].items()}
-            metrics.update(seconds=float(row["seconds"]), params_changed=float(row["params_changed"]))
-            st.write_run(RunRecord(
-                id=f"run:compare:{slug(result['style'])}:{row['method']}:{stamp}", kind="eval", method=row["method"],
-                model=result["model"], graph=graph.name, created=result["created"], version=__version__,
-                params={"compare": True, "style": result["style"]}, targets=[TargetMetrics(style_id, metrics)],
-            ))
+        for record in compare_records(style=result["style"], style_id=style_id, model=result["model"],
+                                      graph=graph.name, created=result["created"], rows=result["rows"]):
+            st.write_run(record)

@@ -1,70 +1,384 @@
-"""Resumable stages: each stage's JSON output is cached in the run dir under a key of its inputs.
+"""The stages of ``stylekg run`` as public functions with typed inputs and outputs.
 
-A re-run of the same config skips every stage whose output exists with the same key; a stage that
-was interrupted left no file (outputs are written atomically), so it runs again.
+graph → presence probe → trace → layers → requests → (install) → before → edit → after → summary. The runner
+(:mod:`.runner`) and the auto job (:mod:`.auto`) compose them; each output is a dataclass that the stage cache
+(:mod:`.stage_cache`) stores as JSON, so a re-run resumes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import logging
-import os
-import time
-from collections.abc import Callable
+import platform
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..paths import sha256_text
+from .. import __version__
+from ..editing.registry import Method
+from ..editing.requests_io import from_records, to_records
+from ..errors import RunError, StyleKGError
+from ..kg.graph import StyleGraph
+from ..kg.schema import EdgeType, NodeType
+from ..requests import EditRequest, RequestKind
+from ..run_summary import RunSummary, StyleRow, TraceSummary
+from .config import RunConfig
+from .measure import per_style, request_scores
+from .session import ModelSession
 
-log = logging.getLogger(__name__)
 
-# Bump when what a stage computes changes: every cached stage output then misses and reruns.
-PIPELINE_VERSION = 3
+def _from(cls: type, data: dict[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
 
 
-class StageCache:
-    """Stage outputs as ``<run_dir>/stages/<name>.json`` with the key of their inputs."""
+def versions() -> dict[str, str]:
+    """The versions a run depends on (recorded in its summary)."""
+    import torch
+    import transformers
 
-    def __init__(self, run_dir: Path, on_event: Callable[[str, str], None] | None = None) -> None:
-        self.dir = Path(run_dir) / "stages"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.on_event = on_event or (lambda stage, status: None)
-        self.timings: dict[str, float] = {}
-        self.resumed: list[str] = []
+    return {"stylekg": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+            "python": platform.python_version()}
 
-    def path(self, name: str) -> Path:
-        return self.dir / f"{name}.json"
 
-    def get(self, name: str, key: str) -> Any | None:
-        path = self.path(name)
-        if not path.exists():
-            return None
+# ---- graph --------------------------------------------------------------------------------------------------
+@dataclass
+class GraphInfo:
+    """The run's graph (saved as ``graph.json``), the traced style and the node the edit starts at."""
+
+    name: str
+    nodes: int
+    edges: int
+    source: str  # library | the LLM provider that decomposed the style
+    style_id: str
+    node_id: str
+
+    to_dict = dataclasses.asdict
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "GraphInfo":
+        return _from(cls, data)
+
+
+def prepare_graph(config: RunConfig, run_dir: Path) -> GraphInfo:
+    """Build the graph (library, or decomposed by the LLM), pick the edited node, save it to the store and the run."""
+    from ..kg.inheritance import resolve_style
+    from ..kg.jsonform import to_json
+    from ..kg.stores import open_store
+    from .graph_source import build_graph
+
+    graph, source = build_graph(config)
+    style_id = resolve_style(graph, config.style)
+    node_id = edited_node(graph, style_id, config)
+    with open_store(config.store) as store:
+        store.save_graph(graph)
+    (run_dir / "graph.json").write_text(to_json(graph))
+    return GraphInfo(graph.name, len(graph), graph.number_of_edges(), source, style_id, node_id)
+
+
+def load_run_graph(run_dir: Path) -> StyleGraph:
+    from ..kg.jsonform import from_json
+
+    path = run_dir / "graph.json"
+    return from_json(path.read_text(), source=str(path))
+
+
+def edited_node(graph: StyleGraph, style_id: str, config: RunConfig) -> str:
+    """``config.node``; else the style itself (no propagation); else its nearest abstract parent with markers of its
+    own (erasing it propagates), or failing that with inherited markers."""
+    from ..kg.inheritance import ancestors, effective_markers
+
+    if config.node:
+        return graph.find(config.node).id
+    if config.propagate == "none":
+        return style_id
+    parents = [p for p in ancestors(graph, style_id) if graph.node(p).type is NodeType.ABSTRACT_STYLE]
+    for parent in parents:
+        if any(m.via in {e.target for e in graph.out_edges(parent, EdgeType.HAS_TRAIT)}
+               for m in effective_markers(graph, parent)):
+            return parent
+    for parent in parents:
+        if effective_markers(graph, parent):
+            return parent
+    raise RunError(f"style {config.style!r} has no abstract parent with markers to propagate through",
+                   hint="pass --node NODE or --propagate none")
+
+
+# ---- presence, traces, layers -------------------------------------------------------------------------------
+def probe_presence(lm: Any, graph: StyleGraph, style_id: str, config: RunConfig) -> dict[str, Any]:
+    """The presence probe (per marker edge, the log-prob gain after the style's subject over a neutral one)."""
+    from ..evaluation.presence import probe_style
+    from ..kg.material import style_material
+
+    report = probe_style(lm, style_material(graph, style_id), threshold=config.presence_threshold,
+                         n_samples=config.generations, seed=config.seed)
+    return report.to_dict()
+
+
+def trace_style(lm: Any, graph: StyleGraph, style_id: str, config: RunConfig, run_dir: Path) -> list[TraceSummary]:
+    """Causal traces of the style (markers vs neutral forms) and of its first facts, with heat maps in ``traces/``."""
+    from ..kg.material import style_material
+    from ..tracing.params import TraceParams
+    from ..tracing.plots import plot_trace
+    from ..tracing.targets import style_target, top1_target
+    from ..tracing.trace import trace
+
+    out_dir = run_dir / "traces"
+    out_dir.mkdir(exist_ok=True)
+    params = TraceParams(samples=config.trace_samples, seed=config.seed)
+    material = style_material(graph, style_id)
+    markers, neutrals = material.trace_pairs()
+    jobs = [("style", material.trace_prompts()[0], material.name, style_target(lm.tokenizer, markers, neutrals))]
+    subject = graph.node(style_id).name
+    for edge in graph.out_edges(style_id, EdgeType.FACT)[: config.trace_facts]:
+        prompt = edge.template.format(subject)
+        jobs.append(("fact", prompt, subject, top1_target(lm, prompt)))
+    out = []
+    for index, (kind, prompt, subj, target) in enumerate(jobs):
+        result = trace(lm, prompt, subj, target, params)
+        stem = out_dir / f"{index:02d}-{kind}"
+        plot_trace(result, stem)
+        stem.with_suffix(".json").write_text(json.dumps(result.to_dict(), default=str))
+        layer, token, value = result.peak("mlp")
+        out.append(TraceSummary(f"{kind}: {prompt}", kind, prompt, f"traces/{stem.name}.png", f"traces/{stem.name}.svg",
+                                int(layer), int(token), float(value), float(result.high), float(result.low)))
+    return out
+
+
+@dataclass
+class LayerChoice:
+    selected: list[int]
+    source: str  # config | trace
+    configured: list[int] = field(default_factory=list)
+
+    to_dict = dataclasses.asdict
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "LayerChoice":
+        return _from(cls, data)
+
+
+def choose_layers(lm: Any, hparams: Any, config: RunConfig) -> LayerChoice:
+    """The method's configured layers, or (``extra.layers_from_trace``) as many chosen by causal tracing."""
+    configured = list(getattr(hparams, "layers", []))
+    if not config.extra.get("layers_from_trace", False) or not configured:
+        return LayerChoice(configured, "config")
+    from ..tracing.params import TraceParams
+    from ..tracing.select_layers import select_layers
+
+    suggestion = select_layers(lm, params=TraceParams(samples=config.trace_samples, kinds=("mlp",)),
+                               size=len(configured))
+    return LayerChoice(list(suggestion.layers), "trace", configured)
+
+
+def with_layers(hparams: Any, choice: LayerChoice) -> Any:
+    if choice.selected and hasattr(hparams, "layers"):
+        return dataclasses.replace(hparams, layers=tuple(int(x) for x in choice.selected))
+    return hparams
+
+
+# ---- requests -----------------------------------------------------------------------------------------------
+@dataclass
+class RequestPlan:
+    """What the edit applies (``requests``), what is only measured (``probes``: implicit propagation) and the
+    unrelated styles' requests that must not move."""
+
+    requests: list[EditRequest]
+    probes: list[EditRequest]
+    unrelated: list[EditRequest]
+    subclasses: list[str]
+    node: str
+
+    @property
+    def measured(self) -> list[EditRequest]:
+        return self.requests + self.probes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"requests": to_records(self.requests), "probes": to_records(self.probes),
+                "unrelated": to_records(self.unrelated), "subclasses": self.subclasses, "node": self.node}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RequestPlan":
+        return cls(from_records(data["requests"]), from_records(data.get("probes", [])),
+                   from_records(data["unrelated"]), list(data["subclasses"]), data["node"])
+
+
+def plan_requests(graph: StyleGraph, node_id: str, config: RunConfig) -> RequestPlan:
+    """The edited node's requests (an abstract parent's own edges, copied to every inheriting subclass with
+    ``explicit``, measured on them with ``implicit``) and two unrelated styles' marker requests."""
+    from ..kg.propagation import expand_explicit, implicit_probes, parent_edge_requests, subclass_styles
+    from ..kg.to_requests import first_edges, marker_edges, to_edit_requests
+
+    node = graph.node(node_id)
+    on_parent = node.type is NodeType.ABSTRACT_STYLE and config.propagate != "none"
+    build = parent_edge_requests if on_parent else to_edit_requests
+    base = build(graph, node_id, config.mode, new_target=config.extra.get("new"))
+    base = first_edges(marker_edges(base) if config.mode == "erase" else base, config.max_markers)
+    requests, probes = base, []
+    if on_parent and config.propagate == "explicit":
+        requests = expand_explicit(graph, base)
+    elif on_parent:  # implicit: measured on every subclass, applied to the parent only
+        probes = [r for group in implicit_probes(graph, base).values() for r in group]
+    subclass_ids = set(subclass_styles(graph, node_id)) if node.type is NodeType.ABSTRACT_STYLE else set()
+    edited_ids = {r.meta.get("subject_id") for r in requests}
+    unrelated: list[EditRequest] = []
+    for style in sorted(n.id for n in graph.nodes(NodeType.STYLE)):
+        if style in subclass_ids or style in edited_ids or len({r.meta.get("subject_id") for r in unrelated}) >= 2:
+            continue
         try:
-            record = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            return None
-        return record["output"] if record.get("key") == key else None
+            unrelated += first_edges(marker_edges(to_edit_requests(graph, style, "erase")), 2)
+        except StyleKGError:
+            continue
+    return RequestPlan(requests, probes, unrelated, sorted(subclass_ids), node_id)
 
-    def put(self, name: str, key: str, output: Any) -> None:
-        path = self.path(name)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"key": key, "output": output}, indent=2, default=str))
-        tmp.replace(path)
 
-    def run(self, name: str, inputs: Any, fn: Callable[[], Any]) -> Any:
-        """Return the cached output of ``name`` for these inputs, or compute, store and return it."""
-        from .. import __version__
+# ---- install and edit ---------------------------------------------------------------------------------------
+@dataclass
+class InstallOutcome:
+    """Whether the style's markers were installed before the erase, and how well (see :func:`install_markers`)."""
 
-        key = sha256_text(f"v{PIPELINE_VERSION}/{__version__}", json.dumps(inputs, sort_keys=True, default=str))[:16]
-        cached = self.get(name, key)
-        if cached is not None:
-            self.resumed.append(name)
-            self.on_event(name, "cached")
-            return cached
-        self.on_event(name, "start")
-        start = time.perf_counter()
-        output = fn()
-        self.timings[name] = time.perf_counter() - start
-        self.put(name, key, output)
-        self.on_event(name, "done")
-        return output
+    installed: bool
+    present_share: float
+    held_before: float
+    held_after: float | None = None
+    verified: bool | None = None
+    marker_logprob_gain: float | None = None
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    before: list[dict[str, Any]] = field(default_factory=list)
+    after: list[dict[str, Any]] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    to_dict = dataclasses.asdict
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "InstallOutcome":
+        return _from(cls, data)
+
+
+def install_markers(session: ModelSession, method: Method, hparams: Any, requests: list[EditRequest],
+                    presence: dict[str, Any], config: RunConfig, delta: Path) -> InstallOutcome:
+    """Install the markers first when the presence probe shows the model holds too little of the style.
+
+    Decision: fewer than half of the style's marker edges are present (presence gain ≥ threshold over a neutral
+    subject). Verification: after the insert edit, each marker beats its neutral form on its own prompt (``held``)
+    for at least 80% of the requests. The erase is then scored on the held edges.
+    """
+    lm = session.lm
+    before = request_scores(lm, requests)
+    present_share = presence.get("n_present", 0) / max(1, len(presence.get("markers", [])))
+    base = InstallOutcome(False, present_share, _mean(s["holds"] for s in before))
+    if config.mode != "erase" or present_share >= 0.5 or not config.install_if_absent:
+        return base
+    inserts = [r.with_(target_new=r.target_true, target_true=r.target_new, kind=RequestKind.INSERT,
+                       case_id="install|" + r.case_id) for r in requests if r.target_new and r.target_true]
+    result = session.edit(method, hparams, inserts, delta)
+    after = request_scores(lm, requests)
+    result.restore()  # re-applied from the delta file, the same way a resumed run does
+    held_after = _mean(s["holds"] for s in after)
+    return dataclasses.replace(
+        base, installed=True, held_after=held_after, verified=held_after >= 0.8,
+        marker_logprob_gain=_mean(a["marker_logprob"] - b["marker_logprob"] for a, b in zip(after, before)),
+        requests=to_records(inserts), before=before, after=after, info=result.info)
+
+
+@dataclass
+class EditInfo:
+    params_changed: int
+    info: dict[str, Any]
+
+    to_dict = dataclasses.asdict
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "EditInfo":
+        return _from(cls, data)
+
+
+def apply_edit(session: ModelSession, method: Method, hparams: Any, requests: list[EditRequest],
+               delta: Path) -> EditInfo:
+    """The edit as one batch, saved as a delta file (and undone: the runner re-applies the file)."""
+    result = session.edit(method, hparams, requests, delta)
+    result.restore()
+    return EditInfo(result.params_changed, result.info)
+
+
+# ---- measurements -------------------------------------------------------------------------------------------
+@dataclass
+class Measurement:
+    """Per-request marker scores, CounterFact metrics and a few greedy generations, on the model as it is now."""
+
+    scores: list[dict[str, Any]]
+    unrelated: list[dict[str, Any]]
+    counterfact: dict[str, Any]  # EditMetrics.as_dict() of the measured requests
+    generations: dict[str, str]
+
+    to_dict = dataclasses.asdict
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Measurement":
+        return _from(cls, data)
+
+
+def measure(lm: Any, plan: RequestPlan, n_generations: int) -> Measurement:
+    from ..evaluation.counterfact import evaluate
+    from ..lm.generation import generate
+
+    requests = plan.measured
+    report = evaluate(lm, requests, generation_prompts=[], max_new_tokens=0) if requests else None
+    picks = _generation_prompts(requests, plan.unrelated, n_generations)
+    texts = generate(lm, picks, max_new_tokens=16) if picks else []
+    return Measurement(request_scores(lm, requests), request_scores(lm, plan.unrelated) if plan.unrelated else [],
+                       report.summary.as_dict() if report else {}, dict(zip(picks, texts)))
+
+
+def _generation_prompts(requests: list[EditRequest], unrelated: list[EditRequest], n: int) -> list[str]:
+    seen: dict[str, str] = {}
+    for r in [*requests, *unrelated]:
+        seen.setdefault(r.meta.get("subject_id") or r.subject, r.text)
+    return list(seen.values())[: max(n, 0)]
+
+
+def style_row(graph: StyleGraph, style_id: str, role: str, metrics: dict[str, float]) -> StyleRow:
+    """One style's row: log P(marker) and the share of held edges before/after; ``efficacy`` is the share of held
+    edges the erase flipped (scored only where the model held the marker), ``drift`` the change's size."""
+    metrics = {**metrics, "drift": abs(metrics["marker_logprob_delta"])}
+    if role != "unrelated" and "erase_success" in metrics:
+        metrics["efficacy"] = metrics["erase_success"]
+    name = graph.node(style_id).name if style_id in graph else style_id
+    return StyleRow(style_id, name, role, metrics["marker_logprob_before"], metrics["marker_logprob_after"],
+                    metrics["held_before"], metrics["held_after"], metrics)
+
+
+def style_rows(graph: StyleGraph, plan: RequestPlan, before: Measurement, after: Measurement) -> list[StyleRow]:
+    rows = [style_row(graph, sid, "edited" if sid == plan.node else "subclass", m)
+            for sid, m in per_style(plan.measured, before.scores, after.scores).items()]
+    if plan.unrelated:
+        rows += [style_row(graph, sid, "unrelated", m)
+                 for sid, m in per_style(plan.unrelated, before.unrelated, after.unrelated).items()]
+    return rows
+
+
+def summarize(run_id: str, created: str, config: RunConfig, graph: StyleGraph, info: GraphInfo,
+              presence: dict[str, Any], traces: list[TraceSummary], layers: LayerChoice, plan: RequestPlan,
+              install: InstallOutcome, before: Measurement, after: Measurement, edit: EditInfo,
+              hparams: Any) -> RunSummary:
+    """Everything the run found, typed (cypher, timings and resumed stages are added after write-back)."""
+    from ..run_summary import GenerationPair
+
+    node = graph.node(info.node_id)
+    return RunSummary(
+        run_id=run_id, created=created, config=config.to_dict(), versions=versions(),
+        graph={"name": info.name, "nodes": info.nodes, "edges": info.edges, "source": info.source},
+        edited_node={"id": node.id, "name": node.name, "type": node.type.value}, presence=presence,
+        install=install.to_dict() if install.installed else None, requests=to_records(plan.measured),
+        metrics={"before": before.counterfact, "after": after.counterfact},
+        styles=style_rows(graph, plan, before, after),
+        generations=[GenerationPair(p, before.generations.get(p, ""), after.generations.get(p, ""))
+                     for p in before.generations],
+        traces=traces, layers=layers.to_dict(),
+        edit={"method": config.method, "hparams": dataclasses.asdict(hparams), "params_changed": edit.params_changed},
+    )
+
+
+def _mean(values: Any) -> float:
+    values = list(values)
+    return float(sum(values) / len(values)) if values else 0.0

@@ -1,63 +1,68 @@
-"""The write-back stage of ``stylekg run``: run records into the store, the graph view, and the Cypher
-queries (with their rows) that reproduce the report's tables."""
+"""Write-back: a run's records into the store, the graph view, and the Cypher (with its rows) behind the report.
+
+It takes what it writes (the config, the graph, the run directory and the run's summary), never the pipeline.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from .. import __version__
-from ..editing.hparams import hparams_hash
 from ..kg.graph import StyleGraph
-from ..kg.schema import RunRecord, TargetMetrics
-from ..paths import sha256_text
-
-if TYPE_CHECKING:
-    from .runner import Pipeline
-
-SUBCLASS_QUERY = (
-    "MATCH (s)-[:SUBCLASS_OF*1..]->(p {id: $node, graph: $graph})\n"
-    "MATCH (r:Run {id: $run})-[m:MEASURED]->(s)\n"
-    "WHERE m.name IN $metrics\n"
-    "RETURN s.name AS style, m.name AS metric, m.value AS value ORDER BY style, metric"
-)
-SUBCLASS_METRICS = ["held_before", "held_after", "marker_logprob_delta"]
+from ..kg.schema import RunRecord
+from ..run_summary import CypherAnswer, RunSummary
+from .config import RunConfig
+from .records import edit_record, trace_record
 
 
-def edit_record(pipe: "Pipeline", summary: dict[str, Any], node_id: str, hparams: Any) -> RunRecord:
-    """The edit run with metrics per measured style; its id changes whenever its content does."""
-    cfg = pipe.config
-    content = sha256_text(json.dumps(summary["styles"], sort_keys=True, default=str))[:8]
-    return RunRecord(
-        id=f"run:{pipe.run_id}:{content}", kind="edit", method=cfg.method, model=cfg.model, graph=pipe.graph.name,
-        hparams_hash=hparams_hash(hparams), created=summary["created"], version=__version__, status="ok",
-        params={"style": cfg.style, "mode": cfg.mode, "node": node_id, "propagate": cfg.propagate,
-                "installed": bool(summary["install"])},
-        targets=[TargetMetrics(s["node_id"], {k: float(v) for k, v in s["metrics"].items()}, role=s["role"])
-                 for s in summary["styles"] if s["node_id"] in pipe.graph],
-    )
+@dataclass
+class WriteBack:
+    """What write-back stored and wrote: record ids, the Cypher answers and the graph page."""
+
+    run_record: str
+    trace_records: list[str] = field(default_factory=list)
+    cypher: list[CypherAnswer] = field(default_factory=list)
+    graph_html: str = "graph.html"
+
+    to_dict = dataclasses.asdict
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "WriteBack":
+        return cls(data["run_record"], list(data.get("trace_records", [])),
+                   [CypherAnswer.from_dict(q) for q in data.get("cypher", [])], data.get("graph_html", "graph.html"))
 
 
-def trace_records(pipe: "Pipeline", summary: dict[str, Any], style_id: str) -> list[RunRecord]:
+def run_edit_record(config: RunConfig, graph: StyleGraph, summary: RunSummary, node_id: str,
+                    hparams_hash: str) -> RunRecord:
+    """The run's edit record: metrics per measured style (its id changes whenever they do)."""
+    params = {"style": config.style, "mode": config.mode, "node": node_id, "propagate": config.propagate,
+              "installed": bool(summary.install)}
+    return edit_record(run_id=summary.run_id, method=config.method, model=config.model, graph=graph.name,
+                       rows=summary.styles, params=params, hparams_hash=hparams_hash, created=summary.created,
+                       known=graph)
+
+
+def run_trace_records(run_dir: Path, graph: StyleGraph, summary: RunSummary, style_id: str) -> list[RunRecord]:
     """The run's traces as ``trace`` annotation runs on the traced style (ids stable per run)."""
     from ..tracing.result import TraceResult
 
     records = []
-    for index, item in enumerate(summary.get("traces", [])):
-        path = pipe.run_dir / item["png"].replace(".png", ".json")
-        if not path.exists():
-            continue
-        result = TraceResult.from_dict(json.loads(path.read_text()))
-        rec = result.to_run_record(pipe.graph.name, [style_id])
-        records.append(dataclasses.replace(rec, id=f"run:{pipe.run_id}:trace{index}",
-                                           params={**rec.params, "label": item["label"]}))
+    for index, item in enumerate(summary.traces):
+        path = run_dir / (item.png or "").replace(".png", ".json")
+        if item.png and path.exists():
+            result = TraceResult.from_dict(json.loads(path.read_text()))
+            records.append(trace_record(result, graph=graph.name, target_ids=[style_id], label=item.label,
+                                        run_id=f"run:{summary.run_id}:trace{index}"))
     return records
 
 
 def view_graph(graph: StyleGraph, record: RunRecord, node_id: str) -> StyleGraph:
     """The part of the graph a reader needs: edited node, measured styles, their parents, edited traits."""
-    from ..kg.inheritance import ancestors, neighbourhood, subgraph
+    from ..kg.inheritance import ancestors
+    from ..kg.subgraphs import neighbourhood, subgraph
 
     keep = set(neighbourhood(graph, node_id))
     for target in record.targets:
@@ -66,28 +71,26 @@ def view_graph(graph: StyleGraph, record: RunRecord, node_id: str) -> StyleGraph
     return subgraph(graph, keep, name=graph.name)
 
 
-def write_back(pipe: "Pipeline", summary: dict[str, Any], node_id: str, hparams: Any) -> dict[str, Any]:
-    """Write the edit and trace runs (skipping ids already stored), the graph page and the queries."""
-    from ..graphs.pyvis_view import write_html
+def write_back(config: RunConfig, graph: StyleGraph, run_dir: Path, summary: RunSummary, node_id: str,
+               style_id: str, hparams_hash: str) -> WriteBack:
+    """Store the edit and trace runs (skipping ids already stored), answer the report's queries, draw the graph."""
     from ..kg import queries
     from ..kg.stores import open_store
+    from ..views.pyvis_view import write_html
 
-    record = edit_record(pipe, summary, node_id, hparams)
-    records = [record, *trace_records(pipe, summary, pipe.traced_style_id)]
-    graph_name = pipe.graph.name
-    with open_store(pipe.config.store) as store:
-        existing = {r.id for r in store.runs(graph_name)}
+    record = run_edit_record(config, graph, summary, node_id, hparams_hash)
+    records = [record, *run_trace_records(run_dir, graph, summary, style_id)]
+    with open_store(config.store) as store:
+        existing = {r.id for r in store.runs(graph.name)}
         for rec in records:
             if rec.id not in existing:
                 store.write_run(rec)
-        params = {"node": node_id, "graph": graph_name, "run": record.id, "metrics": SUBCLASS_METRICS}
-        cypher = [{"title": "Effect of this run on every subclass", "query": SUBCLASS_QUERY, "params": params,
-                   "rows": store.query(SUBCLASS_QUERY, params)}]
-        effects = queries.subclass_effects(store, graph_name, node_id)
-        cypher.append({"title": f"stylekg query subclass-effects {pipe.graph.node(node_id).name!r}",
-                       "query": "(named query: stylekg.kg.queries.subclass_effects)", "params": {"node": node_id},
-                       "rows": [dataclasses.asdict(e) if dataclasses.is_dataclass(e) else dict(e) for e in effects]})
-    write_html(view_graph(pipe.graph, record, node_id), pipe.run_dir / "graph.html", run=record, metric="efficacy")
-    (pipe.run_dir / "run_record.json").write_text(json.dumps(dataclasses.asdict(record), default=str, indent=2))
-    return {"run_record": record.id, "trace_records": [r.id for r in records[1:]], "cypher": cypher,
-            "graph_html": "graph.html"}
+        query, params = store.cypher.subclass_run_metrics(node_id, graph.name, record.id)
+        cypher = [CypherAnswer("Effect of this run on every subclass", query, params, store.query(query, params))]
+        effects = queries.subclass_effects(store, graph.name, node_id)
+        cypher.append(CypherAnswer(f"stylekg query subclass-effects {graph.node(node_id).name!r}",
+                                   "(named query: stylekg.kg.queries.subclass_effects)", {"node": node_id},
+                                   [dataclasses.asdict(e) if dataclasses.is_dataclass(e) else dict(e) for e in effects]))
+    write_html(view_graph(graph, record, node_id), run_dir / "graph.html", run=record, metric="efficacy")
+    (run_dir / "run_record.json").write_text(json.dumps(dataclasses.asdict(record), default=str, indent=2))
+    return WriteBack(record.id, [r.id for r in records[1:]], cypher)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,6 @@ import numpy as np
 
 from .. import __version__
 from ..errors import TraceError
-from ..kg.schema import RunRecord, TargetMetrics
 from .params import TraceParams
 
 
@@ -134,20 +131,3 @@ class TraceResult:
                 out[f"{kind}_last_subject_peak_layer"] = float(np.nanargmax(row))
                 out[f"{kind}_last_subject_peak_effect"] = float(np.nanmax(row))
         return out
-
-    def to_run_record(self, graph: str, target_ids: list[str], *, role: str = "traced") -> RunRecord:
-        """An annotation run of kind ``trace`` with this trace's metrics on each graph target."""
-        metrics = self.metrics()
-        return RunRecord(
-            id=f"run:trace:{uuid.uuid4().hex[:12]}",
-            kind="trace",
-            method=f"causal-trace-{self.algorithm}",
-            model=self.model,
-            graph=graph,
-            hparams_hash=self.params.digest(),
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            version=__version__,
-            params={**self.params.to_dict(), "prompt": self.prompt, "subject": self.subject, "target": self.target,
-                    "noise_std": self.noise_std},
-            targets=[TargetMetrics(target_id=t, metrics=dict(metrics), role=role) for t in target_ids],
-        )

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from stylekg.graphs.pyvis_view import colour
-from stylekg.graphs.report import write_report
+from stylekg.views.pyvis_view import colour
+from stylekg.run_summary import RunSummary
+from stylekg.views.report import write_report
 from tests.browser import chromium_or_skip, colour_counts, dump_dom, page_errors, rgb, screenshot
 from tests.stores.graphs import edit_run, hierarchy
 from tests.unit.test_report import PNG, _png_bytes, synthetic_summary
@@ -32,7 +33,7 @@ def test_report_loads_offline_without_errors_and_the_graph_renders(tmp_path):
     (run_dir / PNG).parent.mkdir(parents=True)
     (run_dir / PNG).write_bytes(_png_bytes())
     graph = hierarchy()
-    html_path, _ = write_report(run_dir, synthetic_summary(), graph, edit_run("r1", graph, "2024-03-01", 0.4, 0.2))
+    html_path, _ = write_report(run_dir, RunSummary.from_dict(synthetic_summary()), graph, edit_run("r1", graph, "2024-03-01", 0.4, 0.2))
 
     dom, errors = dump_dom(html_path, tmp_path)
     assert not errors, errors  # neither the report nor the framed graph page threw or was refused by the CSP

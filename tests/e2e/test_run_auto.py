@@ -31,7 +31,7 @@ def test_auto_expands_plans_edits_and_stores_what_it_modified(tmp_path, home, mo
                         store=str(tmp_path / "g.lbug"), runs_dir=str(tmp_path / "runs"), max_markers=2)
         outcome = run_auto(cfg, n_styles=2)
         assert len(server.requests) == 3  # one expansion, one decomposition per style
-        summary = outcome.summary
+        summary = outcome.summary.to_dict()
         assert summary["auto"]["styles"] == ["Bob Ross", "Fred Rogers"]
         with open_store(cfg.store) as store:
             graph = store.load_graph(summary["graph"]["name"])
@@ -48,5 +48,5 @@ def test_auto_expands_plans_edits_and_stores_what_it_modified(tmp_path, home, mo
         # a re-run resumes from the stage cache and the LLM response cache: no new request
         again = run_auto(cfg, n_styles=2)
         assert len(server.requests) == 3
-        assert again.summary["modified"] == summary["modified"]
+        assert again.summary.modified == summary["modified"]
         assert outcome.report_html.exists()

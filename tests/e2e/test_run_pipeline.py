@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from stylekg.kg.stores import open_store
-from stylekg.pipeline import Pipeline, RunConfig
+from stylekg.pipeline import Pipeline, stages, RunConfig
 from stylekg.errors import RunError
 
 
@@ -59,17 +59,17 @@ def test_rerun_resumes_every_stage(finished) -> None:
     cfg, first = finished
     again = Pipeline(cfg).run()
     assert again.run_dir == first.run_dir
-    assert set(again.summary["resumed"]) >= {"graph", "presence", "trace", "requests", "edit", "after", "writeback"}
-    assert again.summary["styles"] == first.summary["styles"]
+    assert set(again.summary.resumed) >= {"graph", "presence", "trace", "requests", "edit", "after", "writeback"}
+    assert again.summary.styles == first.summary.styles
 
 
 def test_interrupted_stage_resumes_and_writes_nothing_early(tmp_path, monkeypatch) -> None:
     cfg = _config(tmp_path, max_markers=1)
 
-    def interrupted(self, *args, **kwargs):
+    def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Pipeline, "_stage_edit", interrupted)
+    monkeypatch.setattr(stages, "apply_edit", interrupted)
     with pytest.raises(KeyboardInterrupt):
         Pipeline(cfg).run()
     run_dir = Path(cfg.runs_dir) / Pipeline(cfg).run_id
@@ -78,19 +78,19 @@ def test_interrupted_stage_resumes_and_writes_nothing_early(tmp_path, monkeypatc
         assert store.list_graphs() and not store.runs("library")
     monkeypatch.undo()
     outcome = Pipeline(cfg).run()
-    assert {"graph", "presence", "trace", "requests", "before"} <= set(outcome.summary["resumed"])
-    assert "edit" not in outcome.summary["resumed"]
+    assert {"graph", "presence", "trace", "requests", "before"} <= set(outcome.summary.resumed)
+    assert "edit" not in outcome.summary.resumed
 
 
 def test_implicit_edits_parent_only_and_measures_subclasses(tmp_path) -> None:
     cfg = _config(tmp_path, style="Yoda", propagate="implicit", max_markers=1)
     pipe = Pipeline(cfg)
     outcome = pipe.run()
-    edited = [r for r in outcome.summary["styles"] if r["role"] == "edited"]
-    subclasses = [r for r in outcome.summary["styles"] if r["role"] == "subclass"]
+    edited = [r for r in outcome.summary.styles if r.role == "edited"]
+    subclasses = [r for r in outcome.summary.styles if r.role == "subclass"]
     assert len(edited) == 1 and subclasses
     delta_requests = json.loads((outcome.run_dir / "stages" / "requests.json").read_text())["output"]["requests"]
-    assert {r["requested_rewrite"]["subject"] for r in delta_requests} == {edited[0]["name"]}
+    assert {r["requested_rewrite"]["subject"] for r in delta_requests} == {edited[0].name}
 
 
 def test_edit_never_changes_the_loaded_weights_on_disk(finished) -> None:

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_demo_pipeline_on_smollm2(tmp_path) -> None:
-    cfg = RunConfig.from_toml(Path(__file__).resolve().parents[2] / "configs" / "demo.toml", store=str(tmp_path / "g.lbug"), runs_dir=str(tmp_path / "runs"))
+    cfg = RunConfig.from_toml(Path(__file__).resolve().parents[2] / "stylekg" / "configs" / "demo.toml", store=str(tmp_path / "g.lbug"), runs_dir=str(tmp_path / "runs"))
     cfg = type(cfg)(**{**cfg.to_dict(), "max_markers": 1, "generations": 1, "trace_samples": 2, "trace_facts": 0})
     outcome = Pipeline(cfg).run()
     summary = json.loads((outcome.run_dir / "summary.json").read_text())

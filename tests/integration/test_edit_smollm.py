@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 import torch
 
-from stylekg.editing import memit, rome
-from stylekg.editing.hparams import default_hparams_path, load_hparams
+from stylekg.editing import EditContext, memit, rome
+from stylekg.editing.hparams_files import load_method
 from stylekg.editing.stats import key_second_moments
 from stylekg.requests import EditRequest
 
@@ -71,10 +71,10 @@ def test_rome_flips_a_known_fact(smollm, known, stats) -> None:
     request = EditRequest("The capital of {} is", "France", " Rome", " Paris",
                           paraphrase_prompts=("The capital city of France is", "France's capital is the city of"))
     unrelated_before = top1(smollm, UNRELATED + ["The capital of Germany is", "The capital of Japan is"])
-    hp = dataclasses.replace(load_hparams(rome.HPARAMS, default_hparams_path("rome", "smollm2-135m")),
+    hp = dataclasses.replace(load_method("rome", "smollm2-135m")[1],
                              context_templates=((8, 1),), v_num_grad_steps=15)
     before = {k: v.clone() for k, v in smollm.model.named_parameters() if "layers.4.mlp.down_proj" in k}
-    result = rome.apply(smollm.model, smollm.tokenizer, [request], hp, stats=stats)
+    result = rome.apply(smollm.model, smollm.tokenizer, [request], hp, EditContext(stats=stats))
     try:
         assert top1(smollm, [request.text]) == [" Rome"]
         para = top1(smollm, list(request.paraphrase_prompts))
@@ -91,9 +91,9 @@ def test_memit_flips_twenty_known_facts(smollm, known, stats) -> None:
     requests = _requests(known, 20)
     held_out = [f"The capital of {c} is" for c, _ in known[20:]]
     unrelated_before = top1(smollm, UNRELATED + held_out)
-    hp = dataclasses.replace(load_hparams(memit.HPARAMS, default_hparams_path("memit", "smollm2-135m")),
+    hp = dataclasses.replace(load_method("memit", "smollm2-135m")[1],
                              context_templates=((8, 1),), v_num_grad_steps=12, batch_requests=20)
-    result = memit.apply(smollm.model, smollm.tokenizer, requests, hp, stats=stats)
+    result = memit.apply(smollm.model, smollm.tokenizer, requests, hp, EditContext(stats=stats))
     try:
         got = top1(smollm, [r.text for r in requests])
         hits = sum(g == r.target_new for g, r in zip(got, requests))

@@ -48,9 +48,10 @@ def test_true_objects_beat_false_ones_before_any_edit(smollm):
 
 def test_presence_probe_reports_per_edge_numbers(smollm):
     from stylekg.kg.library import library_style
+    from stylekg.kg.material import style_material
 
     graph = library_style("Donald Trump")
-    report = probe_style(smollm, graph, "Donald Trump", n_samples=2, max_new_tokens=16, seed=0)
+    report = probe_style(smollm, style_material(graph, "Donald Trump"), n_samples=2, max_new_tokens=16, seed=0)
     by_marker = {m.marker: m for m in report.markers}
     for m in report.markers:
         log.info("presence %-30s Δ=%+.2f held=%s gen=%.2f/%.2f", m.marker, m.delta, m.present,

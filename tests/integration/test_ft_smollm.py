@@ -1,7 +1,7 @@
 """The fine-tuning / steering baselines on the real SmolLM2-135M: each moves its target, restore is exact.
 
 Kept short (a few optimisation steps each, tiny batches) so the whole file stays within ~3 minutes
-on two CPU cores; the step counts are the only change from configs/<method>/smollm2-135m.toml.
+on two CPU cores; the step counts are the only change from stylekg/configs/<method>/smollm2-135m.toml.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import dataclasses
 import pytest
 import torch
 
-from stylekg.editing import get_method
+from stylekg.editing import EditContext, get_method
 from stylekg.editing.classifier_ft import fit_probe
-from stylekg.editing.finetune.material import StyleMaterial, as_markers
 from stylekg.editing.finetune.objective import continuation_batch, sequence_logprob, text_batch
-from stylekg.editing.hparams import default_hparams_path, load_hparams
+from stylekg.editing.hparams_files import load_method
 from stylekg.editing.penalty_ft import marker_probabilities
 from stylekg.lm.hooks import hook_count
+from stylekg.material import StyleMaterial, as_markers
 from stylekg.requests import EditRequest
 
 pytestmark = pytest.mark.slow
@@ -48,8 +48,7 @@ MATERIAL = StyleMaterial(
 
 
 def config(method: str, **changes):
-    hp = load_hparams(get_method(method).hparams_class, default_hparams_path(method, "smollm2-135m"))
-    return dataclasses.replace(hp, **changes)
+    return dataclasses.replace(load_method(method, "smollm2-135m")[1], **changes)
 
 
 @pytest.fixture()
@@ -85,7 +84,7 @@ def test_penalty_ft_lowers_marker_phrases(pristine):
     lm = pristine
     before = marker_probabilities(lm.model, lm.tokenizer, MATERIAL)
     result = get_method("penalty-ft").apply(lm.model, lm.tokenizer, [], config("penalty-ft", steps=3),
-                                            material=MATERIAL)
+                                            EditContext(material=MATERIAL))
     try:
         after = marker_probabilities(lm.model, lm.tokenizer, MATERIAL)
     finally:
@@ -98,7 +97,8 @@ def test_classifier_ft_lowers_style_probability(pristine):
     lm = pristine
     hp = config("classifier-ft", steps=3)
     probe = fit_probe(lm.model, lm.arch, lm.tokenizer, STYLE_TEXTS, NEUTRAL_TEXTS, hp.probe_layer)
-    result = get_method("classifier-ft").apply(lm.model, lm.tokenizer, [], hp, material=MATERIAL, probe=probe)
+    # apply fits its own probe on the same texts, layer and settings (c, max_len): the same probe as above
+    result = get_method("classifier-ft").apply(lm.model, lm.tokenizer, [], hp, EditContext(material=MATERIAL))
     try:
         batch = text_batch(lm.tokenizer, result.info["persona_texts"])
         with torch.no_grad():
@@ -125,7 +125,8 @@ def test_steering_shifts_towards_style_and_leaves_weights(pristine):
     base = style_logprob()
     shifted = {}
     for strength in (config("steer").strength, -config("steer").strength):
-        result = get_method("steer").apply(lm.model, tok, [], config("steer", strength=strength), material=MATERIAL)
+        result = get_method("steer").apply(lm.model, tok, [], config("steer", strength=strength),
+                                           EditContext(material=MATERIAL))
         try:
             shifted[strength] = style_logprob()
         finally:

@@ -13,7 +13,7 @@ import json
 import pytest
 
 from stylekg.errors import LLMError
-from stylekg.kg.io import to_dict
+from stylekg.kg.jsonform import to_dict
 from stylekg.kg.library import load_library
 from stylekg.kg.llm import decompose
 from stylekg.kg.llm.library_client import LibraryClient

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from stylekg.cli import app
-from stylekg.graphs.pyvis_view import colour
+from stylekg.views.pyvis_view import colour
 from stylekg.kg.io import save_graph
 from stylekg.kg.stores import open_store
 

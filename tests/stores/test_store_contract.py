@@ -184,6 +184,39 @@ def test_shared_parent_and_weak_edits(store):
     assert [w["run"] for w in queries.weak_neighbourhood_edits(store, 0.95)] == ["bad", "ok"]
 
 
+
+def test_subclass_run_metrics_reads_one_run_on_every_subclass(store):
+    """The pipeline write-back's query: one run's presence metrics on the subclasses (any depth) of a node."""
+    from stylekg.kg.stores.cypher_common import SUBCLASS_METRICS
+
+    graph = hierarchy()
+    store.save_graph(graph)
+    ex, bom, trump = (graph.find(n).id for n in ("Exaggeration", "Bombast", "Donald Trump"))
+
+    def run(run_id: str, held: float) -> RunRecord:
+        return RunRecord(id=run_id, kind="edit", method="rome", model="m", graph=GRAPH, created="2024-01-01T00:00:00+00:00",
+                         targets=[TargetMetrics(ex, {"held_before": 1.0, "held_after": 0.0}, "edited"),
+                                  TargetMetrics(bom, {"held_after": held, "efficacy": 0.3}, "subclass"),
+                                  TargetMetrics(trump, {"held_before": 1.0, "held_after": held,
+                                                        "marker_logprob_delta": -0.5}, "subclass")])
+
+    store.write_run(run("a", 0.5))
+    store.write_run(run("b", 0.25))
+    query, params = store.cypher.subclass_run_metrics(ex, GRAPH, "b")
+    assert params == {"node": ex, "graph": GRAPH, "run": "b", "metrics": list(SUBCLASS_METRICS)}
+    assert GRAPH not in query and ex not in query  # values only as $parameters
+    assert store.query(query, params) == [  # the parent itself, run "a" and other metrics are left out
+        {"style": "Bombast", "metric": "held_after", "value": 0.25},
+        {"style": "Donald Trump", "metric": "held_after", "value": 0.25},
+        {"style": "Donald Trump", "metric": "held_before", "value": 1.0},
+        {"style": "Donald Trump", "metric": "marker_logprob_delta", "value": -0.5},
+    ]
+    assert store.query(*store.cypher.subclass_run_metrics(ex, GRAPH, "a", ["efficacy"])) == [
+        {"style": "Bombast", "metric": "efficacy", "value": 0.3}]
+    assert store.query(*store.cypher.subclass_run_metrics(bom, GRAPH, "b", ["held_after"])) == [
+        {"style": "Donald Trump", "metric": "held_after", "value": 0.25}]
+    assert store.query(*store.cypher.subclass_run_metrics(ex, "other graph", "b")) == []
+
 def test_named_query_errors_are_clear(store):
     store.save_graph(hierarchy())
     with pytest.raises(StoreError, match="has no node 'Nobody'"):
@@ -217,6 +250,7 @@ def test_every_builder_runs_on_the_real_database(store):
         cy.list_runs("g"), cy.list_runs(None), cy.get_run("r"), cy.run_targets("r"), cy.run_metrics("r"),
         cy.subclass_effects(NodeType.ABSTRACT_STYLE, key), cy.last_edit_effects(NodeType.ABSTRACT_STYLE, key),
         cy.shared_parent_styles(NodeType.ABSTRACT_STYLE, key), cy.weak_edits(0.5, "neighbourhood"),
+        cy.subclass_run_metrics("i", "g", "r"),
         cy.delete_edges_by_key(EdgeType.FACT, ["k"]), cy.delete_nodes_by_key(NodeType.STYLE, ["k"]),
         cy.delete_runs("g"), cy.delete_nodes(NodeType.STYLE, "g"), cy.delete_graph("g"),
     ]

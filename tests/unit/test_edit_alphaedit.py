@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 import torch
 
-from stylekg.editing import alphaedit, memit
-from stylekg.editing.hparams import default_hparams_path, load_hparams
+from stylekg.editing import EditContext, alphaedit, memit
+from stylekg.editing.hparams_files import load_method
 from stylekg.editing.stats import collect_second_moments, key_second_moments
 from stylekg.errors import EditError
 from stylekg.lm.hooks import TraceDict
@@ -39,7 +39,8 @@ def preserved_keys(tiny) -> dict[int, torch.Tensor]:
 
 
 def _hp(module, name: str, **changes):
-    return dataclasses.replace(load_hparams(module.HPARAMS, default_hparams_path(name, "tiny-gpt2")), **changes)
+    _, hp = load_method(name, "tiny-gpt2")
+    return dataclasses.replace(hp, **changes)
 
 
 def test_preserved_keys_keep_their_outputs(tiny, preserved_keys) -> None:
@@ -47,7 +48,7 @@ def test_preserved_keys_keep_their_outputs(tiny, preserved_keys) -> None:
     stats = {layer: k.T @ k / k.shape[0] for layer, k in preserved_keys.items()}
     hp = _hp(alphaedit, "alphaedit", nullspace_mode="absolute", nullspace_threshold=1e-9)
     before = snapshot(model)
-    result = alphaedit.apply(model, tok, REQUESTS, hp, stats=stats)
+    result = alphaedit.apply(model, tok, REQUESTS, hp, EditContext(stats=stats))
     try:
         assert all(m > 0 for m in margins(model, tok, REQUESTS))
         for layer, k0 in preserved_keys.items():
@@ -61,7 +62,7 @@ def test_preserved_keys_keep_their_outputs(tiny, preserved_keys) -> None:
         result.restore()
     assert same_weights(model, before)
     # the unconstrained MEMIT update does move those outputs: the check above can fail
-    plain = memit.apply(model, tok, REQUESTS, _hp(memit, "memit"), stats=stats)
+    plain = memit.apply(model, tok, REQUESTS, _hp(memit, "memit"), EditContext(stats=stats))
     try:
         name = arch.site("mlp_out", 2) + ".weight"
         delta = arch.as_out_in(plain.deltas[name]).double()
@@ -93,7 +94,7 @@ def test_energy_rule_keeps_directions_where_absolute_keeps_none(tiny, home) -> N
     hp = _hp(alphaedit, "alphaedit", nullspace_mode="absolute")
     before = snapshot(tiny.model)
     with pytest.raises(EditError, match="keeps no direction"):
-        alphaedit.apply(tiny.model, tiny.tokenizer, REQUESTS, hp, stats={1: c[2] * 1e4, 2: scaled})
+        alphaedit.apply(tiny.model, tiny.tokenizer, REQUESTS, hp, EditContext(stats={1: c[2] * 1e4, 2: scaled}))
     assert same_weights(tiny.model, before)
 
 
@@ -103,9 +104,9 @@ def test_sequential_edits_keep_earlier_ones(tiny, preserved_keys) -> None:
     hp = _hp(alphaedit, "alphaedit", nullspace_mode="absolute", nullspace_threshold=1e-9)
     cache = alphaedit.KeyCache()
     before = snapshot(model)
-    first = alphaedit.apply(model, tok, REQUESTS[:1], hp, stats=stats, cache=cache)
+    first = alphaedit.apply(model, tok, REQUESTS[:1], hp, EditContext(stats=stats, key_cache=cache))
     kept_first = margins(model, tok, REQUESTS[:1])[0]
-    second = alphaedit.apply(model, tok, REQUESTS[1:], hp, cache=cache)  # no stats needed: cached projection
+    second = alphaedit.apply(model, tok, REQUESTS[1:], hp, EditContext(key_cache=cache))  # no stats needed: cached projection
     try:
         assert cache.edits == 2 and set(cache.previous) == set(LAYERS)
         now = margins(model, tok, REQUESTS)

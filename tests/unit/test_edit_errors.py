@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from stylekg.editing import get_method
-from stylekg.editing.hparams import default_hparams_path, load_hparams
+from stylekg.editing import EditContext
+from stylekg.editing.hparams_files import CONFIG_ROOT, load_method
 from stylekg.editing.stats import key_second_moments
 from stylekg.errors import EditError
 from stylekg.requests import EditRequest
@@ -25,8 +25,7 @@ def stats(tiny, tmp_path_factory):
 
 
 def _hp(name: str, **changes):
-    method = get_method(name)
-    hp = load_hparams(method.hparams_class, default_hparams_path(name, "tiny-gpt2"))
+    method, hp = load_method(name, "tiny-gpt2")
     return method, dataclasses.replace(hp, **changes)
 
 
@@ -37,7 +36,7 @@ def test_subject_missing_from_prompt(tiny, stats, name) -> None:
     bad = EditRequest("The capital city of {}", "Atlantis", " Rome", " Paris")
     object.__setattr__(bad, "prompt", "The capital city of France")  # built elsewhere, never validated
     with pytest.raises(EditError, match="missing from prompt"):
-        method.apply(tiny.model, tiny.tokenizer, [REQUESTS[0], bad], hp, stats=stats)
+        method.apply(tiny.model, tiny.tokenizer, [REQUESTS[0], bad], hp, EditContext(stats=stats))
     assert same_weights(tiny.model, before)
 
 
@@ -58,7 +57,7 @@ def test_layer_the_model_lacks(tiny, stats, name, change) -> None:
     method, hp = _hp(name, **change)
     before = snapshot(tiny.model)
     with pytest.raises(EditError, match=r"has 4 layers"):
-        method.apply(tiny.model, tiny.tokenizer, REQUESTS, hp, stats=stats)
+        method.apply(tiny.model, tiny.tokenizer, REQUESTS, hp, EditContext(stats=stats))
     assert same_weights(tiny.model, before)
 
 
@@ -68,10 +67,10 @@ def test_nan_in_optimisation(tiny, stats, name) -> None:
     method, hp = _hp(name, v_lr=1e30, clamp_norm_factor=float("inf"), v_num_grad_steps=3)
     before = snapshot(tiny.model)
     with pytest.raises(EditError, match="NaN"):
-        method.apply(tiny.model, tiny.tokenizer, REQUESTS, hp, stats=stats)
+        method.apply(tiny.model, tiny.tokenizer, REQUESTS, hp, EditContext(stats=stats))
     assert same_weights(tiny.model, before)
     with pytest.raises(EditError, match="v_lr must be a positive finite number"):
-        method.apply(tiny.model, tiny.tokenizer, REQUESTS, _hp(name, v_lr=float("nan"))[1], stats=stats)
+        method.apply(tiny.model, tiny.tokenizer, REQUESTS, _hp(name, v_lr=float("nan"))[1], EditContext(stats=stats))
     assert same_weights(tiny.model, before)
 
 
@@ -81,28 +80,40 @@ def test_failure_after_a_first_layer_was_written_restores_it(tiny, stats) -> Non
     broken = {1: stats[1], 2: torch.full_like(stats[2], float("nan"))}
     before = snapshot(tiny.model)
     with pytest.raises(EditError, match="not finite|NaN"):
-        method.apply(tiny.model, tiny.tokenizer, REQUESTS, hp, stats=broken)
+        method.apply(tiny.model, tiny.tokenizer, REQUESTS, hp, EditContext(stats=broken))
     assert same_weights(tiny.model, before)
 
 
 def test_hparams_reject_unknown_keys(tmp_path: Path) -> None:
-    method = get_method("rome")
     path = tmp_path / "rome.toml"
     path.write_text("layer = 2\nlayr = 3\n")
     with pytest.raises(EditError, match="layr"):
-        load_hparams(method.hparams_class, path)
+        load_method("rome", "tiny-gpt2", path)
     path.write_text('layer = 2\nv_lr = "5e-1"\n')
     with pytest.raises(EditError, match="v_lr must be a number"):
-        load_hparams(method.hparams_class, path)
+        load_method("rome", "tiny-gpt2", path)
 
 
 @pytest.mark.parametrize("name", ["rome", "memit", "alphaedit"])
 def test_every_shipped_config_loads(name) -> None:
-    method = get_method(name)
-    paths = sorted((default_hparams_path(name, "x").parent).glob("*.toml"))
+    paths = sorted((CONFIG_ROOT / name).glob("*.toml"))
     assert {p.stem for p in paths} >= {"tiny-gpt2", "smollm2-135m", "gemma3-270m"}
     for path in paths:
-        hp = load_hparams(method.hparams_class, path)
+        _, hp = load_method(name, path.stem)
         assert dataclasses.is_dataclass(hp)
         with pytest.raises(dataclasses.FrozenInstanceError):
             hp.v_lr = 1.0  # type: ignore[misc]
+
+
+def test_load_method_fails_loudly(tmp_path: Path) -> None:
+    """No silent defaults: a model without a shipped file, a missing file, an unknown or mistyped override."""
+    with pytest.raises(EditError, match=r"no shipped hyper-parameters for ft on 'gemma3-270m'.*ft/gemma3-270m\.toml.*--hparams"):
+        load_method("ft", "gemma3-270m")
+    with pytest.raises(EditError, match="missing.toml does not exist"):
+        load_method("rome", "tiny-gpt2", tmp_path / "missing.toml")
+    with pytest.raises(EditError, match="unknown FTHparams key.*stats_samples"):
+        load_method("ft", "tiny-gpt2", stats_samples=300)
+    with pytest.raises(EditError, match="layer must be an integer"):
+        load_method("rome", "tiny-gpt2", layer="1")
+    method, hp = load_method("rome", "tiny-gpt2", layer=1, stats_samples=None)  # None: not given
+    assert method.name == "rome" and hp.layer == 1 and hp.stats_samples == 500

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 
-from stylekg.editing import EditResult, get_method
-from stylekg.editing.hparams import default_hparams_path, load_hparams
+from stylekg.editing import EditContext, EditResult, get_method, registry
+from stylekg.editing.hparams_files import load_method
 from stylekg.editing.stats import key_second_moments
 
 from .edit_helpers import REQUESTS, margins, same_weights, snapshot
@@ -23,8 +25,7 @@ def stats(tiny, tmp_path_factory):
 
 
 def _setup(name: str):
-    method = get_method(name)
-    return method, load_hparams(method.hparams_class, default_hparams_path(name, "tiny-gpt2"))
+    return load_method(name, "tiny-gpt2")
 
 
 @pytest.mark.parametrize("name", METHODS)
@@ -33,7 +34,7 @@ def test_edit_raises_new_over_old_and_restores_exactly(tiny, stats, name) -> Non
     model, tok = tiny.model, tiny.tokenizer
     before = snapshot(model)
     margin_before = margins(model, tok, REQUESTS)
-    result = method.apply(model, tok, REQUESTS, hparams, stats=stats)
+    result = method.apply(model, tok, REQUESTS, hparams, EditContext(stats=stats))
     try:
         margin_after = margins(model, tok, REQUESTS)
         assert result.params_changed > 0
@@ -52,7 +53,7 @@ def test_delta_file_reapplies_the_same_weights(tiny, stats, name, tmp_path) -> N
     method, hparams = _setup(name)
     model, tok = tiny.model, tiny.tokenizer
     before = snapshot(model)
-    result = method.apply(model, tok, REQUESTS, hparams, stats=stats)
+    result = method.apply(model, tok, REQUESTS, hparams, EditContext(stats=stats))
     edited = snapshot(model)
     path = result.save(tmp_path / "edit.safetensors")
     result.restore()
@@ -66,3 +67,15 @@ def test_delta_file_reapplies_the_same_weights(tiny, stats, name, tmp_path) -> N
     finally:
         again.restore()
     assert same_weights(model, before)
+
+
+@pytest.mark.parametrize("name", sorted(registry.METHODS))
+def test_every_method_has_the_one_contract(name) -> None:
+    """apply(model, tokenizer, requests, hparams, context=None); <Name>Hparams in the package's hparams.py."""
+    method = get_method(name)
+    params = inspect.signature(method.apply).parameters
+    assert list(params) == ["model", "tokenizer", "requests", "hparams", "context"]
+    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params.values())
+    assert params["context"].default is None
+    assert method.hparams_class.__name__.endswith("Hparams")
+    assert method.hparams_class.__module__ == f"{registry.METHODS[name]}.hparams"

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from stylekg.editing import propagation
 from stylekg.editing.requests_io import read_requests, write_requests
 from stylekg.errors import EditError
-from stylekg.kg import Edge, EdgeType, Node, NodeType, StyleGraph
+from stylekg.pipeline.records import propagation_record
+from stylekg.kg import Edge, EdgeType, Node, NodeType, StyleGraph, propagation
 from stylekg.requests import EditRequest, RequestKind
 
 CF = {
@@ -116,17 +116,17 @@ def test_fact_overridden_by_a_subclass_is_not_inherited() -> None:
     assert [r.subject for r in propagation.expand_explicit(g, [parent])] == ["Exaggeration", "Baron Munchausen"]
 
 
-def test_parent_requests_fold_carrier_requests_onto_the_parent() -> None:
+def test_parent_edge_requests_have_the_parent_as_subject() -> None:
     g = _graph()
     edge = next(g.edges(EdgeType.EXPRESSED_BY))
-    carriers = [EditRequest("{} often says", s, None, " tremendous", kind=RequestKind.ERASE, edge_id=edge.id)
-                for s in ("Trump", "Baron Munchausen")]
-    (folded,) = propagation.parent_requests(carriers, g, "Exaggeration")
-    assert folded.text == "Exaggeration often says"
+    (parent,) = propagation.parent_edge_requests(g, "Exaggeration", "erase")  # one edge, two concrete carriers
+    assert parent.text == "Exaggeration often says"
+    assert (parent.edge_id, parent.target_true, parent.meta["subject_id"]) == (
+        edge.id, " tremendous", "AbstractStyle:exaggeration")
     with pytest.raises(EditError, match="abstract style"):
-        propagation.parent_requests(carriers, g, "Trump")
-    record = propagation.effects_record(method="memit", model="m", graph=g, parent="Exaggeration", mode="implicit",
-                                        edited={"AbstractStyle:exaggeration": {"p_old": 0.1}},
-                                        subclasses={"Style:trump": {"p_old": 0.2}})
+        propagation.parent_edge_requests(g, "Trump", "erase")
+    record = propagation_record(method="memit", model="m", graph=g.name, parent_id=g.find("Exaggeration").id,
+                                mode="implicit", edited={"AbstractStyle:exaggeration": {"p_old": 0.1}},
+                                subclasses={"Style:trump": {"p_old": 0.2}})
     assert [(t.target_id, t.role) for t in record.targets] == [
         ("AbstractStyle:exaggeration", "edited"), ("Style:trump", "subclass")]

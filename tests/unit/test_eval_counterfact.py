@@ -11,7 +11,7 @@ import torch
 from stylekg.errors import StyleKGError
 from stylekg.evaluation.counterfact import evaluate, evaluate_requests, load_requests
 from stylekg.errors import EvaluationError
-from stylekg.evaluation.report import METRIC_NAMES
+from stylekg.evaluation.results import METRIC_NAMES
 from stylekg.evaluation.scoring import score_continuations
 from stylekg.requests import EditRequest, RequestKind
 

@@ -1,13 +1,10 @@
-"""Presence probe on tiny GPT-2: shapes, hand-checked deltas, determinism; the graph adapter."""
+"""Presence probe on tiny GPT-2: shapes, hand-checked deltas, determinism; a style's material probed."""
 
 from __future__ import annotations
-
-import sys
 
 import pytest
 
 from stylekg.errors import EvaluationError
-from stylekg.evaluation.graph_adapter import style_aliases, style_examples, style_markers
 from stylekg.evaluation.presence import (
     PRESENCE_TEMPLATES,
     continuation_for,
@@ -17,6 +14,7 @@ from stylekg.evaluation.presence import (
     probe_style,
 )
 from stylekg.evaluation.scoring import score_continuations
+from stylekg.kg.material import style_material
 from stylekg.requests import EditRequest, RequestKind
 
 
@@ -70,24 +68,7 @@ def library():
     return load_library()
 
 
-def test_graph_adapter_walks_inherited_traits(library, monkeypatch):
-    specs = style_markers(library, "Yoda")
-    texts = {s.text: s for s in specs}
-    assert texts["strong you are"].neutral == "you are strong" and texts["strong you are"].distance == 0
-    assert texts["strong you are"].edge_id.startswith("EXPRESSED_BY:Trait:inverted-syntax->Marker:")
-    inherited = [s for s in specs if s.distance > 0]
-    assert inherited, "Yoda inherits traits from its abstract parents"
-    assert all(s.distance == 0 for s in style_markers(library, "Yoda", own_only=True))
-    # the fallback walk (no kg inheritance module) finds the same edges at the same distances
-    monkeypatch.setitem(sys.modules, "stylekg.kg.inheritance", None)
-    walked = style_markers(library, "Yoda")
-    assert {(s.edge_id, s.distance) for s in walked} == {(s.edge_id, s.distance) for s in specs}
-    assert "the green Jedi master" in style_aliases(library, "Yoda")
-    assert style_aliases(library, "Yoda")["Yodda"] == "misspelling"
-    assert set(style_examples(library, ["Yoda"])) == {"Yoda"}
-
-
 def test_probe_style_from_graph(tiny, library):
-    report = probe_style(tiny, library, "Yoda", n_samples=0, own_only=True)
+    report = probe_style(tiny, style_material(library, "Yoda"), n_samples=0, own_only=True)
     assert report.subject == "Yoda"
-    assert {m.edge_id for m in report.markers} == {s.edge_id for s in style_markers(library, "Yoda", own_only=True)}
+    assert {m.edge_id for m in report.markers} == {s.edge_id for s in style_material(library, "Yoda", own_only=True).markers}

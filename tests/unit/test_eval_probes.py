@@ -10,11 +10,12 @@ from stylekg.errors import EvaluationError
 from stylekg.evaluation.probes import (
     TraitProbe,
     compare_models,
-    misspellings,
     run_protocol,
     with_aliases,
     yoda_probe,
 )
+from stylekg.kg.library import library_material
+from stylekg.material import misspellings
 from stylekg.requests import EditRequest
 
 
@@ -36,7 +37,7 @@ def test_alias_prompts_from_aliases_and_misspellings():
 
 
 def test_yoda_probe_from_the_library():
-    probe = yoda_probe()
+    probe = yoda_probe(library_material("Yoda"), [library_material("Donald Trump"), library_material("Carl Sagan")])
     assert probe.subject == "Yoda"
     assert {"the green Jedi master", "Yodda"} <= set(probe.aliases)
     assert "strong you are" in probe.edited_markers and "the Force" in probe.kept_markers

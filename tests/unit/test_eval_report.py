@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from stylekg.evaluation.report import (
+from stylekg.evaluation.results import (
     METRIC_NAMES,
     CaseMetrics,
     EditMetrics,
@@ -14,8 +14,8 @@ from stylekg.evaluation.report import (
     PromptRecord,
     compare,
     summarize,
-    to_run_record,
 )
+from stylekg.pipeline.records import eval_record
 from stylekg.kg.schema import RunRecord
 
 
@@ -55,7 +55,7 @@ def test_run_record_has_targets_per_edge_with_roles():
     cases = [_case("1", "E:edited", efficacy_score=1.0), _case("2", "E:child", efficacy_score=0.5),
              _case("3", None, efficacy_score=0.0), _case("4", "E:other", role="unrelated", neighborhood_score=1.0)]
     report = EvalReport("smollm2-135m", summarize([c.metrics for c in cases]), cases)
-    record = to_run_record(report, graph="library", method="rome", roles={"E:child": "subclass"}, run_id="run:x")
+    record = eval_record(report, graph="library", method="rome", roles={"E:child": "subclass"}, run_id="run:x")
     assert isinstance(record, RunRecord) and record.id == "run:x" and record.kind == "eval"
     roles = {t.target_id: (t.role, t.metrics) for t in record.targets}
     assert roles["E:edited"] == ("edited", {"efficacy_score": 1.0})

@@ -10,7 +10,6 @@ import pytest
 
 from stylekg.errors import StyleKGError
 from stylekg.errors import ClassifierError, JudgeError
-from stylekg.evaluation.graph_adapter import style_examples
 from stylekg.evaluation.style_strength import (
     LLMJudge,
     StyleClassifier,
@@ -19,6 +18,7 @@ from stylekg.evaluation.style_strength import (
     marker_rate,
     parse_verdict,
 )
+from stylekg.kg.material import style_examples
 
 
 @pytest.mark.parametrize(

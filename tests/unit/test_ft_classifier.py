@@ -7,12 +7,13 @@ import dataclasses
 import pytest
 import torch
 
-from stylekg.editing import get_method
+from stylekg.editing import EditContext, get_method
 from stylekg.editing.classifier_ft import fit_probe, sweep
 from stylekg.editing.classifier_ft.main import persona_texts
 from stylekg.editing.finetune.objective import pooled_hidden, text_batch
-from stylekg.editing.hparams import default_hparams_path, load_hparams
+from stylekg.editing.hparams_files import load_method
 from stylekg.errors import EditError
+from stylekg.material import StyleMaterial
 
 STYLE = [
     "Believe me, this is the best plan, tremendous, really tremendous.",
@@ -26,11 +27,11 @@ NEUTRAL = [
     "Michael Jordan plays the sport of basketball.",
     "The Space Needle is located in the city of Seattle.",
 ]
-KW = dict(style="The captain", style_texts=STYLE, neutral_texts=NEUTRAL)
+CONTEXT = EditContext(material=StyleMaterial("The captain", style_texts=tuple(STYLE), neutral_texts=tuple(NEUTRAL)))
 
 
 def hparams():
-    return load_hparams(get_method("classifier-ft").hparams_class, default_hparams_path("classifier-ft", "tiny-gpt2"))
+    return load_method("classifier-ft", "tiny-gpt2")[1]
 
 
 def test_style_probability_falls_and_restore_is_exact(tiny):
@@ -45,9 +46,9 @@ def test_style_probability_falls_and_restore_is_exact(tiny):
             return float(probe.logits(pooled_hidden(tiny.model, tiny.arch, batch, probe.layer)).mean())
 
     before = style_logit()
-    result = get_method("classifier-ft").apply(
-        tiny.model, tiny.tokenizer, [], hp, probe=probe, persona_prompts=["The captain said:"], **KW
-    )
+    # apply fits its own probe on the same texts, layer and settings (c, max_len): the same probe as above
+    material = dataclasses.replace(CONTEXT.material, persona_prompts=("The captain said:",))
+    result = get_method("classifier-ft").apply(tiny.model, tiny.tokenizer, [], hp, EditContext(material=material))
     try:
         after = style_logit()
         assert result.info["style_prob_after"] < result.info["style_prob_before"]
@@ -61,7 +62,7 @@ def test_style_probability_falls_and_restore_is_exact(tiny):
 
 def test_sweep_orders_by_lambda_and_restores(tiny):
     snap = {n: p.detach().clone() for n, p in tiny.model.named_parameters()}
-    points = sweep(tiny.model, tiny.tokenizer, [], hparams(), [0.0, 5.0], **KW)
+    points = sweep(tiny.model, tiny.tokenizer, [], hparams(), [0.0, 5.0], CONTEXT)
     assert [p.lam for p in points] == [0.0, 5.0]
     assert points[1].style_prob_after < points[0].style_prob_after
     assert points[1].style_prob_after < points[1].style_prob_before
@@ -71,8 +72,8 @@ def test_sweep_orders_by_lambda_and_restores(tiny):
 
 def test_one_class_is_a_clear_error(tiny):
     with pytest.raises(EditError, match="needs two classes, got 4 style and 0 neutral"):
-        get_method("classifier-ft").apply(tiny.model, tiny.tokenizer, [], hparams(), style="The captain",
-                                          style_texts=STYLE, neutral_texts=[])
+        get_method("classifier-ft").apply(tiny.model, tiny.tokenizer, [], hparams(),
+                                          EditContext(material=StyleMaterial("The captain", style_texts=tuple(STYLE))))
     with pytest.raises(EditError, match="needs two classes"):
         fit_probe(tiny.model, tiny.arch, tiny.tokenizer, [], NEUTRAL, 1)
 
@@ -82,8 +83,8 @@ def test_negative_lambda_and_unreachable_layers_are_rejected(tiny):
     with pytest.raises(EditError, match="lambda must be >= 0"):
         cls(lam=-1.0)
     with pytest.raises(EditError, match="lambda must be >= 0"):
-        sweep(tiny.model, tiny.tokenizer, [], hparams(), [1.0, -2.0], **KW)
+        sweep(tiny.model, tiny.tokenizer, [], hparams(), [1.0, -2.0], CONTEXT)
     with pytest.raises(EditError, match="above the probe layer"):
         get_method("classifier-ft").apply(
-            tiny.model, tiny.tokenizer, [], dataclasses.replace(hparams(), layers=(3,), probe_layer=1), **KW
+            tiny.model, tiny.tokenizer, [], dataclasses.replace(hparams(), layers=(3,), probe_layer=1), CONTEXT
         )

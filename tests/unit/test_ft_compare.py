@@ -1,11 +1,12 @@
-"""stylekg.editing.compare on the tiny GPT-2: every method measured while active, model restored."""
+"""stylekg.pipeline.method_runs on the tiny GPT-2: every method measured while active, model restored."""
 
 from __future__ import annotations
 
 import torch
 
-from stylekg.editing.compare import compare, style_measures, to_markdown
-from stylekg.editing.finetune.material import StyleMaterial, as_markers
+from stylekg.editing import EditContext
+from stylekg.pipeline.method_runs import compare, style_measures, to_markdown
+from stylekg.material import StyleMaterial, as_markers
 from stylekg.lm.hooks import hook_count
 
 MATERIAL = StyleMaterial(
@@ -20,7 +21,7 @@ MATERIAL = StyleMaterial(
 def test_compare_measures_each_method_and_restores(tiny):
     snap = {n: p.detach().clone() for n, p in tiny.model.named_parameters()}
     measure = style_measures(tiny, MATERIAL, probe_layer=2)
-    rows = compare(tiny, ["penalty-ft", "steer", "ft"], [], measure=measure, material=MATERIAL)
+    rows = compare(tiny, ["penalty-ft", "steer", "ft"], [], measure=measure, context=EditContext(material=MATERIAL))
     by = {r.method: r for r in rows}
     assert list(by) == ["none", "penalty-ft", "steer", "ft"]
     assert by["penalty-ft"].metrics["marker_prob"] < by["none"].metrics["marker_prob"] / 10

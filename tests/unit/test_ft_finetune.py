@@ -9,7 +9,7 @@ import torch
 
 from stylekg.editing import get_method
 from stylekg.editing.finetune.objective import continuation_batch, sequence_logprob
-from stylekg.editing.hparams import default_hparams_path, load_hparams
+from stylekg.editing.hparams_files import load_method
 from stylekg.errors import EditError
 from stylekg.lm.hooks import hook_count
 from stylekg.requests import EditRequest
@@ -36,7 +36,7 @@ def target_logprob(lm) -> torch.Tensor:
 
 
 def hparams(method: str):
-    return load_hparams(get_method(method).hparams_class, default_hparams_path(method, "tiny-gpt2"))
+    return load_method(method, "tiny-gpt2")[1]
 
 
 @pytest.mark.parametrize("method", ["ft", "lora"])
@@ -102,6 +102,5 @@ def test_lora_leaves_no_peft_state_behind(tiny):
 
 @pytest.mark.parametrize("method", ["ft", "lora", "penalty-ft", "classifier-ft", "steer"])
 def test_configs_load_for_both_models(method):
-    cls = get_method(method).hparams_class
     for model in ("tiny-gpt2", "smollm2-135m"):
-        assert dataclasses.is_dataclass(load_hparams(cls, default_hparams_path(method, model)))
+        assert dataclasses.is_dataclass(load_method(method, model)[1])

@@ -7,12 +7,12 @@ import dataclasses
 import pytest
 import torch
 
-from stylekg.editing import get_method
-from stylekg.editing.finetune.material import StyleMaterial, as_markers
+from stylekg.editing import EditContext, get_method
 from stylekg.editing.finetune.objective import marker_batch, sequence_logprob
-from stylekg.editing.hparams import default_hparams_path, from_dict, load_hparams
+from stylekg.editing.hparams_files import load_method
 from stylekg.editing.penalty_ft import marker_probabilities
 from stylekg.errors import EditError
+from stylekg.material import StyleMaterial, as_markers
 
 MARKERS = {"tremendous": 2.0, "believe me": 1.0}
 NEUTRAL = ["The capital of France is Paris.", "Apple A5 was created by Apple.", "The man went to the shop."]
@@ -21,7 +21,7 @@ MATERIAL = StyleMaterial("The captain", as_markers(MARKERS), (), tuple(NEUTRAL),
 
 
 def hparams():
-    return load_hparams(get_method("penalty-ft").hparams_class, default_hparams_path("penalty-ft", "tiny-gpt2"))
+    return load_method("penalty-ft", "tiny-gpt2")[1]
 
 
 def test_phrase_probability_is_the_chain_of_token_probabilities(tiny):
@@ -44,13 +44,13 @@ def test_phrase_probability_is_the_chain_of_token_probabilities(tiny):
 def test_penalty_lowers_marker_phrases_and_restores(tiny):
     snap = {n: p.detach().clone() for n, p in tiny.model.named_parameters()}
     before = marker_probabilities(tiny.model, tiny.tokenizer, MATERIAL)
-    result = get_method("penalty-ft").apply(tiny.model, tiny.tokenizer, [], hparams(), material=MATERIAL)
+    result = get_method("penalty-ft").apply(tiny.model, tiny.tokenizer, [], hparams(), EditContext(material=MATERIAL))
     try:
         after = marker_probabilities(tiny.model, tiny.tokenizer, MATERIAL)
     finally:
         result.restore()
     baseline = get_method("penalty-ft").apply(
-        tiny.model, tiny.tokenizer, [], dataclasses.replace(hparams(), lam=0.0), material=MATERIAL
+        tiny.model, tiny.tokenizer, [], dataclasses.replace(hparams(), lam=0.0), EditContext(material=MATERIAL)
     )
     try:  # the same fine-tuning without the penalty: only the neutral CE
         no_penalty = marker_probabilities(tiny.model, tiny.tokenizer, MATERIAL)
@@ -72,7 +72,7 @@ def test_marker_weights_steer_the_penalty(tiny):
     outcomes = {}
     for weights in ({"tremendous": 1.0, "believe me": 0.0}, {"tremendous": 1.0, "believe me": 1.0}):
         mat = dataclasses.replace(MATERIAL, markers=as_markers(weights))
-        result = get_method("penalty-ft").apply(tiny.model, tiny.tokenizer, [], hp, material=mat)
+        result = get_method("penalty-ft").apply(tiny.model, tiny.tokenizer, [], hp, EditContext(material=mat))
         try:
             outcomes[weights["believe me"]] = marker_probabilities(tiny.model, tiny.tokenizer, mat)["believe me"]
         finally:
@@ -83,7 +83,7 @@ def test_marker_weights_steer_the_penalty(tiny):
 def test_style_without_markers_is_a_clear_error(tiny):
     empty = dataclasses.replace(MATERIAL, markers=())
     with pytest.raises(EditError, match="style 'The captain' has no marker phrases"):
-        get_method("penalty-ft").apply(tiny.model, tiny.tokenizer, [], hparams(), material=empty)
+        get_method("penalty-ft").apply(tiny.model, tiny.tokenizer, [], hparams(), EditContext(material=empty))
 
 
 def test_negative_lambda_is_rejected():
@@ -91,7 +91,7 @@ def test_negative_lambda_is_rejected():
     with pytest.raises(EditError, match="lambda must be >= 0"):
         cls(lam=-0.5)
     with pytest.raises(EditError, match="lambda must be >= 0"):
-        from_dict(cls, {"lam": -1.0})
+        load_method("penalty-ft", "tiny-gpt2", lam=-1.0)
     with pytest.raises(EditError, match="unknown penalty"):
         cls(penalty="hinge")
 
@@ -99,4 +99,4 @@ def test_negative_lambda_is_rejected():
 def test_missing_neutral_texts_is_a_clear_error(tiny):
     mat = dataclasses.replace(MATERIAL, neutral_texts=())
     with pytest.raises(EditError, match="no neutral texts"):
-        get_method("penalty-ft").apply(tiny.model, tiny.tokenizer, [], hparams(), material=mat)
+        get_method("penalty-ft").apply(tiny.model, tiny.tokenizer, [], hparams(), EditContext(material=mat))

@@ -6,7 +6,7 @@ import pytest
 
 from stylekg.errors import GraphError
 from stylekg.kg import Edge, EdgeType, Node, NodeType, StyleGraph
-from stylekg.kg.io import to_dict
+from stylekg.kg.jsonform import to_dict
 
 
 def _small() -> StyleGraph:

@@ -9,7 +9,8 @@ import pytest
 from rdflib import Graph as RDFGraph
 
 from stylekg.errors import GraphError
-from stylekg.kg.io import from_json, import_into, load_graph, save_graph, to_dict
+from stylekg.kg.io import import_into, load_graph, save_graph
+from stylekg.kg.jsonform import from_json, to_dict
 from stylekg.kg.library import library_style, load_library
 from stylekg.kg.rdf import STYLEKG, parse, serialize, to_rdf
 

@@ -9,7 +9,7 @@ import pytest
 
 from stylekg.errors import LLMError
 from stylekg.kg import Node, NodeType, StyleGraph
-from stylekg.kg.io import to_dict
+from stylekg.kg.jsonform import to_dict
 from stylekg.kg.library import load_library
 from stylekg.kg.llm import DECOMPOSITION_SCHEMA, auto, check_schema, decompose, make_client, parse_json, repair_json
 from stylekg.kg.llm.decompose import check_record, norm_name

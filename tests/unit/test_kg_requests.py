@@ -6,7 +6,8 @@ import pytest
 
 from stylekg.errors import GraphError
 from stylekg.kg.library import load_library
-from stylekg.kg.to_requests import misspellings, to_edit_requests
+from stylekg.kg.to_requests import to_edit_requests
+from stylekg.material import misspellings
 from stylekg.requests import RequestKind
 
 

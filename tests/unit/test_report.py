@@ -11,7 +11,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from stylekg.graphs.report import graph_metric, reproduce_command, write_report
+from stylekg.run_summary import RunSummary
+from stylekg.views.report import graph_metric, reproduce_command, write_report
 from tests.stores.graphs import edit_run, hierarchy
 
 NASTY = "O'Brien \"the\" <script>alert('x')</script> & | `tick` *star* [link](http://x)"
@@ -126,7 +127,7 @@ def report(tmp_path):
     png = run_dir / PNG
     png.parent.mkdir(parents=True)
     png.write_bytes(_png_bytes())
-    html_path, md_path = write_report(run_dir, synthetic_summary())
+    html_path, md_path = write_report(run_dir, RunSummary.from_dict(synthetic_summary()))
     return run_dir, html_path.read_text("utf-8"), md_path.read_text("utf-8")
 
 
@@ -260,7 +261,7 @@ def test_config_versions_timings_and_the_reproduce_command(report):
 
 
 def test_minimal_summary_renders_only_what_is_present(tmp_path):
-    html_path, md_path = write_report(tmp_path, {"run_id": "r1", "config": {"style": "Yoda", "mode": "insert"}})
+    html_path, md_path = write_report(tmp_path, RunSummary.from_dict({"run_id": "r1", "config": {"style": "Yoda", "mode": "insert"}}))
     page = Page(html_path.read_text())
     assert page.h2 == ["Overview", "Config, versions and timings"]
     assert not [t for t, _ in page.tags if t in ("iframe", "img")]
@@ -268,7 +269,7 @@ def test_minimal_summary_renders_only_what_is_present(tmp_path):
     md = md_path.read_text()
     assert md.startswith("# stylekg run r1\n") and "## Edit metrics" not in md and "stylekg run --config" in md
     with pytest.raises(ValueError, match="run_id"):
-        write_report(tmp_path, {"config": {}})
+        write_report(tmp_path, RunSummary.from_dict({"config": {}}))
 
 
 def test_install_section_only_when_the_style_was_installed(tmp_path):
@@ -277,17 +278,17 @@ def test_install_section_only_when_the_style_was_installed(tmp_path):
     after["markers"][1]["present"], after["n_present"], after["present_markers"] = True, 2, ["tremendous", "huge"]
     summary["install"] = {"requests": summary["requests"], "metrics": {"efficacy_score": 1.0}, "verified": True,
                           "presence_after": after}
-    page = Page(write_report(tmp_path, summary)[0].read_text())
+    page = Page(write_report(tmp_path, RunSummary.from_dict(summary))[0].read_text())
     assert "Style installed first" in page.h2
     assert any("verified: yes" in p for p in page.paragraphs)
     assert any(p.startswith("After the install:") and "2 of 2 here (tremendous, huge)" in p for p in page.paragraphs)
-    assert "Style installed first" not in Page(write_report(tmp_path, synthetic_summary())[0].read_text()).h2
+    assert "Style installed first" not in Page(write_report(tmp_path, RunSummary.from_dict(synthetic_summary()))[0].read_text()).h2
 
 
 def test_graph_page_written_from_graph_and_run(tmp_path):
     graph = hierarchy()
     run = edit_run("new", graph, "2024-03-01T00:00:00+00:00", 0.4, 0.2)
-    html_path, md_path = write_report(tmp_path, synthetic_summary(), graph, run)
+    html_path, md_path = write_report(tmp_path, RunSummary.from_dict(synthetic_summary()), graph, run)
     graph_page = (tmp_path / "graph.html").read_text()
     assert "efficacy: 0.400" in graph_page and "run <b>new</b>" in graph_page  # coloured by the run
     page = Page(html_path.read_text())
@@ -299,7 +300,7 @@ def test_graph_page_written_from_graph_and_run(tmp_path):
 
 def test_summary_graph_page_is_used_as_given(tmp_path):
     summary = synthetic_summary() | {"graph_html": "pages/my graph.html"}
-    page = Page(write_report(tmp_path, summary, hierarchy())[0].read_text())
+    page = Page(write_report(tmp_path, RunSummary.from_dict(summary), hierarchy())[0].read_text())
     assert [a["src"] for t, a in page.tags if t == "iframe"] == ["pages/my%20graph.html"]
     assert not (tmp_path / "graph.html").exists()
     assert any("pages/my graph.html is missing" in p for p in page.paragraphs)

@@ -7,11 +7,12 @@ import dataclasses
 import pytest
 import torch
 
-from stylekg.editing import get_method
-from stylekg.editing.hparams import default_hparams_path, load_hparams
+from stylekg.editing import EditContext, get_method
+from stylekg.editing.hparams_files import load_method
 from stylekg.editing.steering import collect_activations, fit_leace, style_direction
 from stylekg.errors import EditError
 from stylekg.lm.hooks import hook_count
+from stylekg.material import StyleMaterial
 
 STYLE = [
     "Believe me, this is the best plan, tremendous, really tremendous.",
@@ -26,9 +27,12 @@ NEUTRAL = [
 PROMPTS = ["The capital of Italy is", "Toko Yasuda plays the", "The mother tongue of"]
 
 
+def context(style=STYLE, neutral=NEUTRAL) -> EditContext:
+    return EditContext(material=StyleMaterial("", style_texts=tuple(style), neutral_texts=tuple(neutral)))
+
+
 def hparams(**changes):
-    hp = load_hparams(get_method("steer").hparams_class, default_hparams_path("steer", "tiny-gpt2"))
-    return dataclasses.replace(hp, **changes)
+    return dataclasses.replace(load_method("steer", "tiny-gpt2")[1], **changes)
 
 
 def style_preference(lm) -> float:
@@ -49,7 +53,7 @@ def test_positive_strength_moves_next_tokens_towards_the_style(tiny):
     shifted = {}
     for strength in (4.0, -4.0):
         result = get_method("steer").apply(tiny.model, tiny.tokenizer, [], hparams(strength=strength),
-                                           style_texts=STYLE, neutral_texts=NEUTRAL)
+                                           context())
         try:
             shifted[strength] = style_preference(tiny)
         finally:
@@ -63,7 +67,7 @@ def test_weights_untouched_and_hook_lives_until_restore(tiny):
     hooks = hook_count(tiny.model)
     for mode in ("add", "erase"):
         result = get_method("steer").apply(tiny.model, tiny.tokenizer, [], hparams(mode=mode),
-                                           style_texts=STYLE, neutral_texts=NEUTRAL)
+                                           context())
         assert hook_count(tiny.model) == hooks + 1
         assert result.deltas == {} and result.params_changed == 0
         style_preference(tiny)  # run forward passes through the hook
@@ -89,7 +93,7 @@ def test_erase_mode_equalises_the_class_means(tiny):
     acts = lambda texts: collect_activations(tiny.model, tiny.arch, tiny.tokenizer, texts, layer)  # noqa: E731
     gap_before = float((acts(STYLE).mean(0) - acts(NEUTRAL).mean(0)).norm())
     result = get_method("steer").apply(tiny.model, tiny.tokenizer, [], hparams(mode="erase"),
-                                       style_texts=STYLE, neutral_texts=NEUTRAL)
+                                       context())
     try:  # the Trace reading activations sees the erased residual (the steering hook runs first)
         gap_after = float((acts(STYLE).mean(0) - acts(NEUTRAL).mean(0)).norm())
     finally:
@@ -121,10 +125,10 @@ def test_leace_closed_form_properties():
 
 def test_bad_inputs_are_clear_errors(tiny):
     with pytest.raises(EditError, match="needs style and neutral texts"):
-        get_method("steer").apply(tiny.model, tiny.tokenizer, [], hparams(), style_texts=STYLE, neutral_texts=[])
+        get_method("steer").apply(tiny.model, tiny.tokenizer, [], hparams(), context(neutral=[]))
     with pytest.raises(EditError, match="layer 7 is not valid"):
         get_method("steer").apply(tiny.model, tiny.tokenizer, [], hparams(layer=7),
-                                  style_texts=STYLE, neutral_texts=NEUTRAL)
+                                  context())
     with pytest.raises(EditError, match="two classes"):
         fit_leace(torch.randn(5, 3), torch.ones(5))
     with pytest.raises(EditError, match="unknown steering mode"):

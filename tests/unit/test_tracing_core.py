@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from stylekg.errors import TraceError
+from stylekg.pipeline.records import trace_record
 from stylekg.lm.hooks import hook_count
 from stylekg.tracing import (
     ContinuationTarget,
@@ -132,7 +133,7 @@ def test_result_round_trip_and_run_record(tiny, tmp_path):
     assert back.tokens == result.tokens and back.params == result.params
     for kind in result.scores:
         assert np.array_equal(back.scores[kind], result.scores[kind], equal_nan=True)
-    record = result.to_run_record("demo", ["Style:the-space-needle"])
+    record = trace_record(result, graph="demo", target_ids=["Style:the-space-needle"])
     assert record.kind == "trace" and record.model == "tiny-gpt2"
     metrics = record.targets[0].metrics
     token, layer, _ = result.peak("mlp")

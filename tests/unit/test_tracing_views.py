@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from stylekg.tracing import TraceParams, make_target, trace
 from stylekg.tracing.aie import ROLES, average_indirect_effect, role_rows
-from stylekg.tracing.compare import DEFAULT_CASES, compare_results, run_cases
+from stylekg.tracing.site_comparison import DEFAULT_CASES, compare_results, run_cases
 from stylekg.tracing.plots import plot_trace
 from stylekg.tracing.select_layers import critical_window, select_layers
 

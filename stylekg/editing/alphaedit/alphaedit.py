@@ -2,8 +2,8 @@
 
 Same value targets and layer spreading as MEMIT (:func:`stylekg.editing.memit.spread_edits`); the
 per-layer solve is :func:`alphaedit_update`. Sequential editing: pass the same :class:`KeyCache`
-to successive ``apply`` calls; the keys of earlier edits (K_p K_p^T) enter later solves so later
-edits do not undo earlier ones. Preserved knowledge K0 is the key statistics of the corpus.
+to successive ``apply`` calls as ``EditContext(key_cache=...)``; the keys of earlier edits
+(K_p K_p^T) enter later solves so later edits do not undo earlier ones. Preserved knowledge K0 is the key statistics of the corpus.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ...errors import EditError
 from ...lm.architectures import architecture_of
 from ...requests import EditRequest
 from ..common import check_layers, context_prefixes, validate_requests
+from ..context import EditContext
 from ..memit.memit import load_stats, spread_edits
 from ..result import EditResult
 from .hparams import AlphaEditHparams
@@ -40,17 +41,25 @@ def apply(
     tokenizer,
     requests: list[EditRequest],
     hparams: AlphaEditHparams,
-    *,
-    stats: dict[int, torch.Tensor] | None = None,
-    corpus=None,
-    cache: KeyCache | None = None,
+    context: EditContext | None = None,
 ) -> EditResult:
-    """Apply all requests at once with AlphaEdit; ``cache`` carries earlier edits' keys (sequential)."""
+    """Apply all requests at once with AlphaEdit.
+
+    ``context.key_cache`` (a :class:`KeyCache`) carries earlier edits' keys for sequential editing (a fresh
+    one when absent); ``context.stats`` / ``context.corpus`` give the preserved keys' C as for MEMIT.
+    """
+    stats = context.stats if context is not None else None
+    corpus = context.corpus if context is not None else None
+    cache = context.key_cache if context is not None else None
+    if cache is None:
+        cache = KeyCache()
+    elif not isinstance(cache, KeyCache):
+        raise EditError(f"context.key_cache must be an alphaedit.KeyCache, got {type(cache).__name__}",
+                        hint="pass EditContext(key_cache=alphaedit.KeyCache()) and reuse it across calls")
     arch = architecture_of(model)
     layers = sorted(hparams.layers)
     check_layers(model, arch, layers)
     validate_requests(tokenizer, requests)
-    cache = cache if cache is not None else KeyCache()
     result = EditResult(method="alphaedit", requests=list(requests), model=model)
     started = time.perf_counter()
     added: dict[int, torch.Tensor] = {}

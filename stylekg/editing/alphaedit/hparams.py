@@ -1,4 +1,4 @@
-"""AlphaEdit hyper-parameters (one TOML file per model under configs/alphaedit/)."""
+"""AlphaEdit hyper-parameters (one TOML file per model under stylekg/configs/alphaedit/)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """Classifier-guided erasure of a semantic style (one ``apply``, plus ``sweep`` over lambda)."""
 
-from .main import ClassifierFTHParams, SweepPoint, apply, sweep
+from .hparams import ClassifierFTHparams
+from .main import SweepPoint, apply, sweep
 from .probe import StyleProbe, fit_probe
 
-HPARAMS = ClassifierFTHParams
+HPARAMS = ClassifierFTHparams
 
-__all__ = ["HPARAMS", "ClassifierFTHParams", "SweepPoint", "StyleProbe", "apply", "fit_probe", "sweep"]
+__all__ = ["HPARAMS", "ClassifierFTHparams", "SweepPoint", "StyleProbe", "apply", "fit_probe", "sweep"]

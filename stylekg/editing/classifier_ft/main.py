@@ -19,44 +19,26 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from ...errors import EditError
 from ...lm.architectures import architecture_of
+from ...material import StyleMaterial
 from ...requests import EditRequest
-from ..finetune.material import StyleMaterial, resolve_material
+from ..context import EditContext
+from ..finetune.material import resolve_material
 from ..finetune.objective import mean_nll, model_device, text_batch
 from ..finetune.train import optimise, weight_names
-from ..penalty_ft.main import check_lambda
+from ..penalty_ft.hparams import check_lambda
 from ..result import EditResult
+from .hparams import ClassifierFTHparams
 from .probe import StyleProbe, check_two_classes, fit_probe
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ClassifierFTHParams:
-    layers: tuple[int, ...] = (0,)
-    site: str = "mlp_out"
-    probe_layer: int = 1  # residual stream (after this block) the classifier reads
-    steps: int = 30
-    lr: float = 5e-4
-    lam: float = 1.0  # lambda: weight of the style loss against the neutral-text CE
-    c: float = 1.0  # inverse L2 strength of the logistic probe
-    generate_tokens: int = 8  # greedy continuation scored with each persona prompt (0 = prompt only)
-    norm_constraint: float = math.inf
-    max_len: int = 96
-
-    def __post_init__(self) -> None:
-        check_lambda(self.lam)
-        if self.generate_tokens < 0:
-            raise EditError(f"generate_tokens must be >= 0, got {self.generate_tokens}")
 
 
 @dataclass(frozen=True)
@@ -85,40 +67,54 @@ def persona_texts(model: torch.nn.Module, tokenizer, prompts: Sequence[str], n_t
     return out
 
 
+def _material(requests: Sequence[EditRequest], context: EditContext | None) -> StyleMaterial:
+    mat = resolve_material(requests, material=context.material if context else None)
+    check_two_classes(mat.style, mat.style_texts, mat.neutral_texts)
+    return mat
+
+
+def _fit(model: torch.nn.Module, tokenizer, mat: StyleMaterial, hparams: ClassifierFTHparams) -> StyleProbe:
+    """The probe on the unedited model's features of the material's style vs neutral texts."""
+    return fit_probe(model, architecture_of(model), tokenizer, mat.style_texts, mat.neutral_texts,
+                     hparams.probe_layer, c=hparams.c, max_len=hparams.max_len, style=mat.style)
+
+
 def apply(
     model: torch.nn.Module,
     tokenizer,
     requests: Sequence[EditRequest],
-    hparams: ClassifierFTHParams,
-    *,
-    material: StyleMaterial | None = None,
-    graph: Any = None,
-    style: str | None = None,
-    style_texts: Sequence[str] | None = None,
-    neutral_texts: Sequence[str] | None = None,
-    persona_prompts: Sequence[str] | None = None,
-    probe: StyleProbe | None = None,
-    **_: object,
+    hparams: ClassifierFTHparams,
+    context: EditContext | None = None,
 ) -> EditResult:
-    """Fine-tune the chosen layers to lower the probe's style probability on persona prompts."""
+    """Fine-tune the chosen layers to lower the probe's style probability on persona prompts.
+
+    Material is ``context.material`` merged with what the ``requests`` imply; the probe is fitted here on
+    the unedited model (``probe_layer``, ``c``, ``max_len`` of ``hparams``).
+    """
     started = time.perf_counter()
     check_lambda(hparams.lam)
-    arch = architecture_of(model)
-    mat = resolve_material(
-        requests, material=material, graph=graph, style=style, style_texts=style_texts,
-        neutral_texts=neutral_texts, persona_prompts=persona_prompts,
-    )
-    check_two_classes(mat.style, mat.style_texts, mat.neutral_texts)
-    names = weight_names(model, arch, hparams.site, hparams.layers)
-    layer = probe.layer if probe is not None else hparams.probe_layer
+    mat = _material(requests, context)
+    _check_layers(hparams, hparams.probe_layer)
+    return _erase(model, tokenizer, requests, hparams, mat, _fit(model, tokenizer, mat, hparams), started)
+
+
+def _check_layers(hparams: ClassifierFTHparams, layer: int) -> None:
     if min(hparams.layers) > layer:
         raise EditError(
             f"trained layers {list(hparams.layers)} are all above the probe layer {layer}: the style loss "
             "cannot reach them", hint="train layers <= probe_layer",
         )
-    if probe is None:
-        probe = fit_probe(model, arch, tokenizer, mat.style_texts, mat.neutral_texts, layer,
-                          c=hparams.c, max_len=hparams.max_len, style=mat.style)
+
+
+def _erase(
+    model: torch.nn.Module, tokenizer, requests: Sequence[EditRequest], hparams: ClassifierFTHparams,
+    mat: StyleMaterial, probe: StyleProbe, started: float | None = None,
+) -> EditResult:
+    """The fine-tuning itself, with a probe fitted at ``hparams.probe_layer`` (shared by :func:`apply` and
+    :func:`sweep`, which check lambda and the layers first)."""
+    started = time.perf_counter() if started is None else started
+    arch = architecture_of(model)
+    names = weight_names(model, arch, hparams.site, hparams.layers)
     texts = persona_texts(model, tokenizer, mat.require_prompts(), hparams.generate_tokens)
     p_batch = text_batch(tokenizer, texts, hparams.max_len)
     n_batch = text_batch(tokenizer, mat.neutral_texts, hparams.max_len)
@@ -140,7 +136,7 @@ def apply(
         result.restore()
         raise
     result.info.update(
-        style=mat.style, layers=list(hparams.layers), weights=names, lam=hparams.lam, probe_layer=layer,
+        style=mat.style, layers=list(hparams.layers), weights=names, lam=hparams.lam, probe_layer=probe.layer,
         probe_train_accuracy=probe.train_accuracy, persona_texts=texts,
         style_prob_before=before[0], style_prob_after=after[0], neutral_nll_before=before[1],
         neutral_nll_after=after[1], history=history, seconds=time.perf_counter() - started,
@@ -152,25 +148,21 @@ def sweep(
     model: torch.nn.Module,
     tokenizer,
     requests: Sequence[EditRequest],
-    hparams: ClassifierFTHParams,
+    hparams: ClassifierFTHparams,
     lambdas: Sequence[float],
-    **kw: Any,
+    context: EditContext | None = None,
 ) -> list[SweepPoint]:
-    """Run :func:`apply` once per lambda (one shared probe), restoring the model after each."""
+    """Run the erasure once per lambda with one probe (fitted once), restoring the model after each."""
     if not lambdas:
         raise EditError("sweep needs at least one lambda")
     for lam in lambdas:
         check_lambda(lam)
-    probe = kw.pop("probe", None)
-    if probe is None:
-        arch = architecture_of(model)
-        mat = resolve_material(requests, **{k: kw[k] for k in (
-            "material", "graph", "style", "style_texts", "neutral_texts") if k in kw})
-        probe = fit_probe(model, arch, tokenizer, mat.style_texts, mat.neutral_texts, hparams.probe_layer,
-                          c=hparams.c, max_len=hparams.max_len, style=mat.style)
+    mat = _material(requests, context)
+    _check_layers(hparams, hparams.probe_layer)
+    probe = _fit(model, tokenizer, mat, hparams)
     points = []
     for lam in lambdas:
-        result = apply(model, tokenizer, requests, dataclasses.replace(hparams, lam=float(lam)), probe=probe, **kw)
+        result = _erase(model, tokenizer, requests, dataclasses.replace(hparams, lam=float(lam)), mat, probe)
         try:
             i = result.info
             points.append(SweepPoint(float(lam), i["style_prob_before"], i["style_prob_after"],

@@ -1,8 +1,8 @@
 """FT-L: constrained fine-tuning baseline (one ``apply``), plus the helpers the other FT baselines share."""
 
-from .hparams import FTHParams
+from .hparams import FTHparams
 from .main import apply
 
-HPARAMS = FTHParams
+HPARAMS = FTHparams
 
-__all__ = ["HPARAMS", "FTHParams", "apply"]
+__all__ = ["HPARAMS", "FTHparams", "apply"]

@@ -1,4 +1,4 @@
-"""Hyper-parameters of FT-L (constrained fine-tuning of chosen layers)."""
+"""Hyper-parameters of FT-L (constrained fine-tuning of chosen layers; TOML files under stylekg/configs/ft/)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from ...errors import EditError
 
 
 @dataclass(frozen=True)
-class FTHParams:
+class FTHparams:
     """FT-L as in the ROME paper's baseline: Adam on one projection per layer, L-inf bounded.
 
     ``norm_constraint`` is the bound on ``|W - W_0|`` per entry (``inf`` in TOML = unconstrained FT).

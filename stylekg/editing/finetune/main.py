@@ -16,8 +16,9 @@ import torch
 from ...errors import EditError
 from ...lm.architectures import architecture_of
 from ...requests import EditRequest
+from ..context import EditContext
 from ..result import EditResult
-from .hparams import FTHParams
+from .hparams import FTHparams
 from .objective import continuation_batch, mean_nll, sequence_logprob
 from .train import optimise, weight_names
 
@@ -42,24 +43,25 @@ def apply(
     model: torch.nn.Module,
     tokenizer,
     requests: Sequence[EditRequest],
-    hparams: FTHParams,
-    *,
-    method: str = "ft",
-    **_: object,
+    hparams: FTHparams,
+    context: EditContext | None = None,
 ) -> EditResult:
-    """Constrained fine-tuning towards every request's ``target_new``; returns an undoable result."""
+    """Constrained fine-tuning towards every request's ``target_new``; returns an undoable result.
+
+    FT-L trains on the requests alone: ``context`` is accepted for the common contract and not read.
+    """
     started = time.perf_counter()
     arch = architecture_of(model)
     names = weight_names(model, arch, hparams.site, hparams.layers)
     batch = request_batch(tokenizer, requests, hparams.max_len)
-    result = EditResult(method=method, requests=list(requests), model=model)
+    result = EditResult(method="ft", requests=list(requests), model=model)
     try:
         with torch.no_grad():
             before = sequence_logprob(model, batch).tolist()
         history = optimise(
             model, result, names, lambda: (mean_nll(model, batch), {}),
             steps=hparams.steps, lr=hparams.lr, norm_constraint=hparams.norm_constraint,
-            weight_decay=hparams.weight_decay, early_stop_loss=hparams.early_stop_loss, desc=method,
+            weight_decay=hparams.weight_decay, early_stop_loss=hparams.early_stop_loss, desc="ft",
         )
         with torch.no_grad():
             after = sequence_logprob(model, batch).tolist()

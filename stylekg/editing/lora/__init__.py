@@ -1,7 +1,8 @@
 """LoRA fine-tuning baseline through ``peft``, merged back into the base weights (one ``apply``)."""
 
-from .main import LoRAHParams, apply
+from .hparams import LoRAHparams
+from .main import apply
 
-HPARAMS = LoRAHParams
+HPARAMS = LoRAHparams
 
-__all__ = ["HPARAMS", "LoRAHParams", "apply"]
+__all__ = ["HPARAMS", "LoRAHparams", "apply"]

@@ -13,49 +13,34 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 
 from ...errors import EditError
 from ...lm.architectures import WeightLayout, architecture_of, get_module
 from ...requests import EditRequest
+from ..context import EditContext
 from ..finetune.main import request_batch
 from ..finetune.objective import mean_nll, sequence_logprob
 from ..finetune.train import only_trainable, weight_names
 from ..result import EditResult
+from .hparams import LoRAHparams
 
 log = logging.getLogger(__name__)
 ADAPTER = "stylekg"
-
-
-@dataclass(frozen=True)
-class LoRAHParams:
-    layers: tuple[int, ...] = (0,)
-    sites: tuple[str, ...] = ("mlp_out",)  # projections to adapt (mlp_out | mlp_in | attn_out)
-    rank: int = 4
-    alpha: float = 8.0
-    steps: int = 30
-    lr: float = 1e-3
-    early_stop_loss: float = 1e-2
-    seed: int = 0  # initialisation of A (drawn without touching the global RNG)
-    max_len: int = 128
-
-    def __post_init__(self) -> None:
-        if self.rank < 1:
-            raise EditError(f"LoRA rank must be >= 1, got {self.rank}")
-        if self.steps < 1 or self.lr <= 0:
-            raise EditError(f"LoRA needs steps >= 1 and lr > 0, got steps={self.steps}, lr={self.lr}")
 
 
 def apply(
     model: torch.nn.Module,
     tokenizer,
     requests: Sequence[EditRequest],
-    hparams: LoRAHParams,
-    **_: object,
+    hparams: LoRAHparams,
+    context: EditContext | None = None,
 ) -> EditResult:
-    """Train LoRA adapters towards every request's ``target_new``, merge them, return the deltas."""
+    """Train LoRA adapters towards every request's ``target_new``, merge them, return the deltas.
+
+    LoRA trains on the requests alone: ``context`` is accepted for the common contract and not read.
+    """
     from peft import LoraConfig, LoraModel
 
     started = time.perf_counter()

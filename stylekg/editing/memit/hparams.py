@@ -1,4 +1,4 @@
-"""MEMIT hyper-parameters (one TOML file per model under configs/memit/)."""
+"""MEMIT hyper-parameters (one TOML file per model under stylekg/configs/memit/)."""
 
 from __future__ import annotations
 

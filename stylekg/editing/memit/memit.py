@@ -26,12 +26,12 @@ from ..common import (
     ridge,
     validate_requests,
 )
+from ..context import EditContext
 from ..result import EditResult
 from ..stats import key_second_moments
 from .hparams import MEMITHparams
 
 log = logging.getLogger(__name__)
-
 
 
 def memit_update(keys: torch.Tensor, resid: torch.Tensor, cov: torch.Tensor, lam: float) -> torch.Tensor:
@@ -92,11 +92,14 @@ def apply(
     tokenizer,
     requests: list[EditRequest],
     hparams: MEMITHparams,
-    *,
-    stats: dict[int, torch.Tensor] | None = None,
-    corpus=None,
+    context: EditContext | None = None,
 ) -> EditResult:
-    """Apply all requests at once with MEMIT; on any error the model is restored and it re-raises."""
+    """Apply all requests at once with MEMIT; on any error the model is restored and it re-raises.
+
+    ``context.stats`` supplies C per layer; missing layers are computed from ``context.corpus``.
+    """
+    stats = context.stats if context is not None else None
+    corpus = context.corpus if context is not None else None
     arch = architecture_of(model)
     layers = sorted(hparams.layers)
     check_layers(model, arch, layers)

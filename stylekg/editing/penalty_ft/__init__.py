@@ -1,7 +1,8 @@
 """Penalty fine-tuning: erase a lexical style by penalising its marker phrases (one ``apply``)."""
 
-from .main import PenaltyFTHParams, apply, marker_probabilities, penalty_loss
+from .hparams import PenaltyFTHparams
+from .main import apply, marker_probabilities, penalty_loss
 
-HPARAMS = PenaltyFTHParams
+HPARAMS = PenaltyFTHparams
 
-__all__ = ["HPARAMS", "PenaltyFTHParams", "apply", "marker_probabilities", "penalty_loss"]
+__all__ = ["HPARAMS", "PenaltyFTHparams", "apply", "marker_probabilities", "penalty_loss"]

@@ -19,46 +19,21 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from ...errors import EditError
 from ...lm.architectures import architecture_of
+from ...material import StyleMaterial
 from ...requests import EditRequest
-from ..finetune.material import StyleMaterial, resolve_material
+from ..context import EditContext
+from ..finetune.material import resolve_material
 from ..finetune.objective import Batch, marker_batch, mean_nll, sequence_logprob, text_batch
 from ..finetune.train import optimise, weight_names
 from ..result import EditResult
+from .hparams import PenaltyFTHparams, check_lambda
 
 log = logging.getLogger(__name__)
-PENALTIES = ("prob", "unlikelihood", "log-hinge")
-
-
-@dataclass(frozen=True)
-class PenaltyFTHParams:
-    layers: tuple[int, ...] = (0,)
-    site: str = "mlp_out"
-    steps: int = 30
-    lr: float = 5e-4
-    lam: float = 1.0  # lambda: weight of the marker penalty against the neutral-text CE
-    penalty: str = "log-hinge"  # prob | unlikelihood | log-hinge
-    target_ratio: float = 0.01  # log-hinge: stop penalising a phrase once P < target_ratio * P_before
-    norm_constraint: float = math.inf
-    max_len: int = 96
-
-    def __post_init__(self) -> None:
-        check_lambda(self.lam)
-        if self.penalty not in PENALTIES:
-            raise EditError(f"unknown penalty {self.penalty!r}", hint=f"choose one of {', '.join(PENALTIES)}")
-        if not 0 < self.target_ratio < 1:
-            raise EditError(f"target_ratio must be in (0, 1), got {self.target_ratio}")
-
-
-def check_lambda(lam: float) -> None:
-    if not lam >= 0:  # also rejects NaN
-        raise EditError(f"lambda must be >= 0, got {lam}", hint="lambda weighs the style penalty; 0 turns it off")
 
 
 def _penalty(logp: torch.Tensor, kind: str, floor: torch.Tensor) -> torch.Tensor:
@@ -101,27 +76,17 @@ def apply(
     model: torch.nn.Module,
     tokenizer,
     requests: Sequence[EditRequest],
-    hparams: PenaltyFTHParams,
-    *,
-    material: StyleMaterial | None = None,
-    graph: Any = None,
-    style: str | None = None,
-    markers: Any = None,
-    neutral_texts: Sequence[str] | None = None,
-    persona_prompts: Sequence[str] | None = None,
-    **_: object,
+    hparams: PenaltyFTHparams,
+    context: EditContext | None = None,
 ) -> EditResult:
     """Fine-tune away a style's marker phrases while keeping the LM loss on neutral text.
 
-    Material comes from ``material``/``graph``+``style``/explicit strings/``requests`` (see
+    Material is ``context.material`` merged with what the ``requests`` imply (see
     :func:`stylekg.editing.finetune.material.resolve_material`).
     """
     started = time.perf_counter()
     check_lambda(hparams.lam)
-    mat = resolve_material(
-        requests, material=material, graph=graph, style=style, markers=markers,
-        neutral_texts=neutral_texts, persona_prompts=persona_prompts,
-    )
+    mat = resolve_material(requests, material=context.material if context else None)
     found = mat.require_markers()
     weights = torch.tensor([m.weight for m in found], dtype=torch.float32)
     if float(weights.sum()) <= 0:
@@ -129,7 +94,7 @@ def apply(
     if not mat.neutral_texts:
         raise EditError(
             f"style {mat.style!r} has no neutral texts to keep the model fluent on",
-            hint="add neutral counterparts / Neutral examples to the graph, or pass neutral_texts=[...]",
+            hint="add neutral counterparts / Neutral examples to the graph, or give the material neutral texts",
         )
     arch = architecture_of(model)
     names = weight_names(model, arch, hparams.site, hparams.layers)

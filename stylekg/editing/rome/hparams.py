@@ -1,4 +1,4 @@
-"""ROME hyper-parameters (one TOML file per model under configs/rome/)."""
+"""ROME hyper-parameters (one TOML file per model under stylekg/configs/rome/)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ the other on the updated model):
 * v*  = W k* + delta, delta optimised so the model predicts the new object   (eq. 4)
 * W  += (v* - W k*) (C^-1 k*)^T / ((C^-1 k*)^T k*)                          (eq. 2)
 
-C = E[k k^T] comes from :mod:`stylekg.editing.stats` (with a small relative ridge).
+C = E[k k^T] comes from the context or :mod:`stylekg.editing.stats` (with a small relative ridge).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ..common import (
     ridge,
     validate_requests,
 )
+from ..context import EditContext
 from ..result import EditResult
 from ..stats import key_second_moments
 from .hparams import ROMEHparams
@@ -47,11 +48,15 @@ def apply(
     tokenizer,
     requests: list[EditRequest],
     hparams: ROMEHparams,
-    *,
-    stats: dict[int, torch.Tensor] | None = None,
-    corpus=None,
+    context: EditContext | None = None,
 ) -> EditResult:
-    """Apply ROME for each request; on any error the model is restored and the error re-raised."""
+    """Apply ROME for each request; on any error the model is restored and the error re-raised.
+
+    ``context.stats`` (layer → C) is used when it holds the edited layer; otherwise C is computed from
+    ``context.corpus`` (default: generated text).
+    """
+    stats = context.stats if context is not None else None
+    corpus = context.corpus if context is not None else None
     arch = architecture_of(model)
     layer = hparams.layer
     check_layers(model, arch, [layer])

@@ -1,10 +1,11 @@
 """Activation steering (no weight update): add/subtract a style direction, or LEACE-erase it."""
 
+from .hparams import SteeringHparams
 from .leace import LeaceEraser, fit_leace
-from .main import SteeringHParams, apply, collect_activations, style_direction
+from .main import apply, collect_activations, style_direction
 
-HPARAMS = SteeringHParams
+HPARAMS = SteeringHparams
 
 __all__ = [
-    "HPARAMS", "SteeringHParams", "apply", "collect_activations", "style_direction", "LeaceEraser", "fit_leace",
+    "HPARAMS", "SteeringHparams", "apply", "collect_activations", "style_direction", "LeaceEraser", "fit_leace",
 ]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -25,27 +24,16 @@ import torch
 from ...errors import EditError
 from ...lm.architectures import Architecture, architecture_of
 from ...lm.hooks import Trace, output_tensor, replace_output_tensor
+from ...material import StyleMaterial
 from ...requests import EditRequest
-from ..finetune.material import StyleMaterial, resolve_material
+from ..context import EditContext
+from ..finetune.material import resolve_material
 from ..finetune.objective import text_batch
 from ..result import EditResult
+from .hparams import SteeringHparams
 from .leace import fit_leace
 
 log = logging.getLogger(__name__)
-MODES = ("add", "erase")
-
-
-@dataclass(frozen=True)
-class SteeringHParams:
-    layer: int = 0  # residual stream after this block
-    strength: float = 1.0  # add mode: multiple of the contrastive direction (negative = away from style)
-    mode: str = "add"  # add | erase
-    skip_first_token: bool = True  # leave out position 0 (an attention sink with outlier norm) when fitting
-    max_len: int = 64
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise EditError(f"unknown steering mode {self.mode!r}", hint=f"choose one of {', '.join(MODES)}")
 
 
 @torch.no_grad()
@@ -72,7 +60,7 @@ def _two_classes(mat: StyleMaterial) -> None:
         raise EditError(
             f"steering for style {mat.style!r} needs style and neutral texts "
             f"(got {len(mat.style_texts)} style, {len(mat.neutral_texts)} neutral)",
-            hint="add example sentences to the graph or pass style_texts=[...] and neutral_texts=[...]",
+            hint="add example sentences to the graph, or give the material style_texts and neutral_texts",
         )
 
 
@@ -93,21 +81,16 @@ def apply(
     model: torch.nn.Module,
     tokenizer,
     requests: Sequence[EditRequest],
-    hparams: SteeringHParams,
-    *,
-    material: StyleMaterial | None = None,
-    graph: Any = None,
-    style: str | None = None,
-    style_texts: Sequence[str] | None = None,
-    neutral_texts: Sequence[str] | None = None,
-    **_: object,
+    hparams: SteeringHparams,
+    context: EditContext | None = None,
 ) -> EditResult:
-    """Fit the style direction (or eraser) and hook it in; ``result.restore()`` removes the hook."""
+    """Fit the style direction (or eraser) and hook it in; ``result.restore()`` removes the hook.
+
+    The style and neutral texts come from ``context.material`` merged with what the ``requests`` imply.
+    """
     started = time.perf_counter()
     arch = architecture_of(model)
-    mat = resolve_material(
-        requests, material=material, graph=graph, style=style, style_texts=style_texts, neutral_texts=neutral_texts
-    )
+    mat = resolve_material(requests, material=context.material if context else None)
     _two_classes(mat)
     kw = dict(skip_first_token=hparams.skip_first_token, max_len=hparams.max_len)
     pos = collect_activations(model, arch, tokenizer, mat.style_texts, hparams.layer, **kw)

@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import GraphError
+from ...material import StyleMaterial
 from ..graph import StyleGraph
-from ..inheritance import neighbourhood, resolve_style, subgraph
+from ..inheritance import resolve_style
+from ..material import style_material
+from ..subgraphs import neighbourhood, subgraph
 from ..schema import NodeType, Provenance
 from .records import NEUTRAL_ID, PLAIN_TRAIT_ID, alias_kind, link_neutral, record_to_graph_parts
 
@@ -90,6 +93,11 @@ def library_style(name: str) -> StyleGraph:
     if node.type not in (NodeType.STYLE, NodeType.ABSTRACT_STYLE, NodeType.NEUTRAL):
         raise GraphError(f"{name!r} is a {node.type.value}, not a style")
     return subgraph(full, neighbourhood(full, nid), name=node.name)
+
+
+def library_material(name: str, **kwargs: Any) -> StyleMaterial:
+    """The material of a built-in library style (raises naming the library's styles when unknown)."""
+    return style_material(library_style(name), name, **kwargs)
 
 
 def _slug(name: str) -> str:

@@ -1,12 +1,16 @@
-"""Cypher builders shared by both stores: the statements whose text is the same in LadybugDB and Neo4j.
+"""Every Cypher builder of both stores: LadybugDB and Neo4j share all statements but their DDL.
 
 Each returns ``(query, params)``; values are always ``$parameters`` and labels/relationship types are
-interpolated only from the closed enums. The dialect modules (:mod:`cypher_ladybug`, :mod:`cypher_neo4j`)
-re-export these and add what differs: DDL, case-insensitive matching and variable-length path lengths.
+interpolated only from the closed enums. The few builders whose text differs between the dialects
+(case-insensitive matching, variable-length path lengths) are methods of :class:`Dialect`; each dialect
+module (:mod:`cypher_ladybug`, :mod:`cypher_neo4j`) re-exports the rest, adds its DDL and binds its
+:class:`Dialect`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..schema import EdgeType, NodeType
@@ -36,25 +40,33 @@ def upsert_graph(name: str, description: str, properties: str, nodes: int, edges
          "updated": updated},
     )
 
-_NODE_SET = ("SET n.id = r.id, n.graph = r.graph, n.type = r.type, n.name = r.name, n.description = r.description, "
-             "n.properties = r.properties, n.annotations = r.annotations, n.prov_source = r.prov_source, "
-             "n.prov_detail = r.prov_detail")
+# stored properties of a node / an edge (``key`` first: it identifies the row and is never SET)
+_NODE_FIELDS = ("key", "id", "graph", "type", "name", "description", "properties", "annotations", "prov_source",
+                "prov_detail")
+_EDGE_FIELDS = ("key", "id", "graph", "relation", "template", "weight", "properties", "annotations", "prov_source",
+                "prov_detail")
 
-_NODE_PROPS = ", ".join(f"{c}: r.{c}" for c in ("key", "id", "graph", "type", "name", "description", "properties",
-                                                "annotations", "prov_source", "prov_detail"))
 
-_EDGE_PROPS = ", ".join(f"{c}: r.{c}" for c in ("key", "id", "graph", "relation", "template", "weight", "properties",
-                                                "annotations", "prov_source", "prov_detail"))
+def _props(fields: tuple[str, ...]) -> str:
+    """``key: r.key, id: r.id, ...``: a CREATE property map from the ``UNWIND`` row ``r``."""
+    return ", ".join(f"{c}: r.{c}" for c in fields)
 
-_EDGE_SET = ("SET e.id = r.id, e.graph = r.graph, e.relation = r.relation, e.template = r.template, "
-             "e.weight = r.weight, e.properties = r.properties, e.annotations = r.annotations, "
-             "e.prov_source = r.prov_source, e.prov_detail = r.prov_detail")
 
-_NODE_COLS_R = ", ".join(f"n.{c} AS {c}" for c in ("key", "id", "graph", "type", "name", "description", "properties",
-                                                    "annotations", "prov_source", "prov_detail"))
+def _set(var: str, fields: tuple[str, ...]) -> str:
+    """``SET n.id = r.id, ...``: every field but the key from the ``UNWIND`` row ``r``."""
+    return "SET " + ", ".join(f"{var}.{c} = r.{c}" for c in fields[1:])
 
-_EDGE_COLS_R = ", ".join(f"e.{c} AS {c}" for c in ("key", "id", "graph", "relation", "template", "weight", "properties",
-                                                    "annotations", "prov_source", "prov_detail"))
+
+def _cols(var: str, fields: tuple[str, ...]) -> str:
+    """``n.key AS key, ...``: the fields as row columns."""
+    return ", ".join(f"{var}.{c} AS {c}" for c in fields)
+
+
+_NODE_PROPS, _NODE_SET, _NODE_COLS_R = _props(_NODE_FIELDS), _set("n", _NODE_FIELDS), _cols("n", _NODE_FIELDS)
+_EDGE_PROPS, _EDGE_SET, _EDGE_COLS_R = _props(_EDGE_FIELDS), _set("e", _EDGE_FIELDS), _cols("e", _EDGE_FIELDS)
+# what a loaded node / edge needs beyond its identity (the graph is known; an edge's ends come from a and b)
+_NODE_COLS = _cols("n", tuple(c for c in _NODE_FIELDS if c not in ("key", "graph")))
+_EDGE_COLS = _cols("e", _EDGE_FIELDS[_EDGE_FIELDS.index("relation"):])
 
 def node_keys(label: NodeType, graph: str) -> Q:
     """The graph's stored nodes with this label, as rows comparable with new ones (creates vs updates vs no-ops)."""
@@ -103,18 +115,14 @@ def get_graph(name: str) -> Q:
 
 def graph_nodes(label: NodeType, graph: str) -> Q:
     return (
-        f"MATCH (n:{_n(label)}) WHERE n.graph = $graph RETURN n.id AS id, n.type AS type, n.name AS name, "
-        "n.description AS description, n.properties AS properties, n.annotations AS annotations, "
-        "n.prov_source AS prov_source, n.prov_detail AS prov_detail ORDER BY id",
+        f"MATCH (n:{_n(label)}) WHERE n.graph = $graph RETURN {_NODE_COLS} ORDER BY id",
         {"graph": graph},
     )
 
 def graph_edges(etype: EdgeType, graph: str) -> Q:
     return (
         f"MATCH (a)-[e:{_e(etype)}]->(b) WHERE e.graph = $graph RETURN e.id AS id, $type AS type, a.id AS source, "
-        "b.id AS target, e.relation AS relation, e.template AS template, e.weight AS weight, "
-        "e.properties AS properties, e.annotations AS annotations, e.prov_source AS prov_source, "
-        "e.prov_detail AS prov_detail ORDER BY id",
+        f"b.id AS target, {_EDGE_COLS} ORDER BY id",
         {"graph": graph, "type": _e(etype)},
     )
 
@@ -212,3 +220,100 @@ def weak_edits(threshold: float, metric: str, kind: str = "edit") -> Q:
         "n.name AS name, m.edge AS edge, m.value AS value ORDER BY value, run, id, edge",
         {"threshold": float(threshold), "metric": metric, "kind": kind},
     )
+
+
+# ---- the pipeline's write-back -----------------------------------------------------------------
+
+SUBCLASS_METRICS = ("held_before", "held_after", "marker_logprob_delta")
+"""The metrics :func:`subclass_run_metrics` reports by default: the style-presence probe before/after the edit."""
+
+
+def subclass_run_metrics(node_id: str, graph: str, run_id: str, metrics: Sequence[str] = SUBCLASS_METRICS) -> Q:
+    """One run's ``metrics`` on every subclass (any depth) of the node ``node_id``: rows ``{style, metric, value}``.
+
+    Spread over lines: the run report prints it for the reader to run again (``stylekg query``)."""
+    return (
+        f"MATCH (s)-[:{EdgeType.SUBCLASS_OF.value}*1..{MAX_DEPTH}]->(p {{id: $node, graph: $graph}})\n"
+        f"MATCH (r:{StoreLabel.RUN.value} {{id: $run}})-[m:{StoreRel.MEASURED.value}]->(s)\n"
+        "WHERE m.name IN $metrics\n"
+        "RETURN s.name AS style, m.name AS metric, m.value AS value ORDER BY style, metric",
+        {"node": node_id, "graph": graph, "run": run_id, "metrics": list(metrics)},
+    )
+
+
+# ---- what differs between the dialects ---------------------------------------------------------
+
+_HOPS = "hops"  # the variable :meth:`Dialect.subclass_walk` binds; ``length(hops)`` is its hop count in both dialects
+_METRIC_COLS = "m.edge AS edge, m.name AS metric, m.value AS value ORDER BY depth, id, edge, metric"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The Cypher a store's database speaks where LadybugDB and Neo4j differ, and the builders that depend on it.
+
+    ``lower`` is the case-folding function; ``walk`` a variable-length path template with the fields ``var``,
+    ``src``, ``rel``, ``lo``, ``hi``, ``dst`` that binds ``var`` so that ``length(var)`` is the path's hop
+    count (LadybugDB binds the relationship, Neo4j the path). Each dialect module binds one instance's methods
+    as its module-level builders.
+    """
+
+    lower: str
+    walk: str
+
+    def subclass_walk(self, src: str, dst: str, lo: int) -> str:
+        """``src`` reaching ``dst`` in ``lo`` to :data:`MAX_DEPTH` ``SUBCLASS_OF`` hops, bound to ``hops``."""
+        return self.walk.format(var=_HOPS, src=src, rel=EdgeType.SUBCLASS_OF.value, lo=lo, hi=MAX_DEPTH, dst=dst)
+
+    def find_node(self, graph: str, name_or_id: str) -> Q:
+        """Nodes of ``graph`` whose id is ``name_or_id`` or whose name matches it case-insensitively."""
+        low = self.lower
+        parts = [
+            f"MATCH (n:{t.value}) WHERE n.graph = $graph AND (n.id = $q OR {low}(n.name) = {low}($q)) "
+            "RETURN n.id AS id, n.type AS type, n.name AS name"
+            for t in NodeType
+        ]
+        return " UNION ALL ".join(parts), {"graph": graph, "q": name_or_id}
+
+    # ---- named queries (see stylekg.kg.queries) ----------------------------------------------
+    def subclass_effects(self, label: NodeType, key: str) -> Q:
+        """Subclasses of a node at any depth, each with the metrics of the latest run that touched it."""
+        return (
+            f"MATCH {self.subclass_walk('(c)', f'(p:{_n(label)})', 1)} WHERE p.key = $key "
+            f"WITH c, min(length({_HOPS})) AS depth "
+            f"OPTIONAL MATCH (r:{StoreLabel.RUN.value})-[:{StoreRel.TOUCHED.value}]->(c) "
+            "WITH c, depth, max(r.created + '|' + r.id) AS latest "
+            f"OPTIONAL MATCH (r2:{StoreLabel.RUN.value})-[m:{StoreRel.MEASURED.value}]->(c) "
+            "WHERE r2.created + '|' + r2.id = latest "
+            f"RETURN c.id AS id, c.name AS name, c.type AS type, depth, r2.id AS run, {_METRIC_COLS}",
+            {"key": key},
+        )
+
+    def last_edit_effects(self, label: NodeType, key: str, kind: str = "edit") -> Q:
+        """The newest edit run that touched the parent, and its metrics on the parent (depth 0) and every subclass."""
+        return (
+            f"MATCH (r:{StoreLabel.RUN.value})-[:{StoreRel.TOUCHED.value}]->(p:{_n(label)}) "
+            "WHERE p.key = $key AND r.kind = $kind WITH DISTINCT r ORDER BY r.created DESC, r.id DESC LIMIT 1 "
+            f"MATCH {self.subclass_walk('(c)', f'(p:{_n(label)})', 0)} WHERE p.key = $key "
+            f"WITH r, c, min(length({_HOPS})) AS depth "
+            f"OPTIONAL MATCH (r)-[m:{StoreRel.MEASURED.value}]->(c) "
+            f"RETURN r.id AS run, r.method AS method, c.id AS id, c.name AS name, depth, {_METRIC_COLS}",
+            {"key": key, "kind": kind},
+        )
+
+    def shared_parent_styles(self, label: NodeType, key: str) -> Q:
+        """Concrete styles under an abstract parent at any depth, nearest first."""
+        return (
+            f"MATCH {self.subclass_walk(f'(s:{NodeType.STYLE.value})', f'(p:{_n(label)})', 1)} WHERE p.key = $key "
+            f"RETURN s.id AS id, s.name AS name, min(length({_HOPS})) AS depth ORDER BY depth, id",
+            {"key": key},
+        )
+
+
+__all__ = [
+    "Q", "Dialect", "SUBCLASS_METRICS",
+    "get_meta", "set_meta", "upsert_graph", "node_keys", "edge_keys", "create_nodes", "update_nodes", "create_edges",
+    "update_edges", "delete_nodes_by_key", "delete_edges_by_key", "get_graph", "graph_nodes", "graph_edges",
+    "neighbourhood", "list_graphs", "delete_runs", "delete_nodes", "delete_graph", "create_run", "find_nodes",
+    "find_edges", "link_touched", "link_measured", "list_runs", "get_run", "run_targets", "run_metrics", "weak_edits",
+    "subclass_run_metrics",
+]

@@ -26,6 +26,7 @@ import jinja2
 
 from ..kg.graph import StyleGraph
 from ..kg.schema import RunRecord
+from ..run_summary import RunSummary
 
 log = logging.getLogger(__name__)
 
@@ -158,19 +159,19 @@ def _signed(delta: float | None) -> str:
     return "—" if delta is None else f"{delta:+.3f}"
 
 
-def _overview(summary: Mapping[str, Any]) -> Section:
-    config = summary.get("config") or {}
-    info: dict[str, Any] = {"run": summary["run_id"]}
-    if summary.get("created"):
-        info["created"] = summary["created"]
+def _overview(summary: RunSummary) -> Section:
+    config = summary.config or {}
+    info: dict[str, Any] = {"run": summary.run_id}
+    if summary.created:
+        info["created"] = summary.created
     for key in ("style", "auto", "mode", "method", "model", "propagate", "node", "device", "seed"):
         if config.get(key) not in (None, ""):
             info[key] = config[key]
-    if node := summary.get("edited_node"):
+    if node := summary.edited_node:
         info["edited node"] = f"{node.get('name', '?')} ({node.get('type', '?')}) {node.get('id', '')}".strip()
-    if graph := summary.get("graph"):
+    if graph := summary.graph:
         info["graph"] = f"{graph.get('name', '?')}: {graph.get('nodes', '?')} nodes, {graph.get('edges', '?')} edges"
-    if layers := summary.get("layers"):
+    if layers := summary.layers:
         info["layers"] = f"{', '.join(str(x) for x in layers.get('selected', []))} (from {layers.get('source', '?')})"
     return Section("overview", "Overview", tables=[_kv(info)])
 
@@ -198,8 +199,8 @@ def _metrics_table(before: Mapping[str, Any], after: Mapping[str, Any], caption:
     return Table(["metric", "before", "after", "Δ"], rows, caption)
 
 
-def _metrics(summary: Mapping[str, Any]) -> Section | None:
-    metrics = summary.get("metrics")
+def _metrics(summary: RunSummary) -> Section | None:
+    metrics = summary.metrics
     if not metrics:
         return None
     section = Section("metrics", "Edit metrics (CounterFact)")
@@ -234,8 +235,8 @@ def _presence_note(presence: Mapping[str, Any]) -> str:
             f"{n_present} of {len(markers)} here" + (f" ({', '.join(str(h) for h in held)})." if held else "."))
 
 
-def _presence(summary: Mapping[str, Any]) -> Section | None:
-    presence = summary.get("presence")
+def _presence(summary: RunSummary) -> Section | None:
+    presence = summary.presence
     if not presence:
         return None
     section = Section("presence", "Style presence before the edit")
@@ -259,8 +260,8 @@ def _requests_table(requests: Sequence[Mapping[str, Any]], caption: str = "") ->
     return Table(headers, rows, caption)
 
 
-def _install(summary: Mapping[str, Any]) -> Section | None:
-    install = summary.get("install")
+def _install(summary: RunSummary) -> Section | None:
+    install = summary.install
     if not install:
         return None
     section = Section("install", "Style installed first")
@@ -279,22 +280,20 @@ def _install(summary: Mapping[str, Any]) -> Section | None:
     return section
 
 
-def _styles(summary: Mapping[str, Any]) -> Section | None:
-    styles = summary.get("styles")
+def _styles(summary: RunSummary) -> Section | None:
+    styles = summary.styles
     if not styles:
         return None
-    mode = str((summary.get("config") or {}).get("mode", "erase"))
-    extra = list(dict.fromkeys(k for s in styles for k in (s.get("metrics") or {})))
+    mode = str((summary.config or {}).get("mode", "erase"))
+    extra = list(dict.fromkeys(k for s in styles for k in s.metrics))
     rows = []
-    for s in sorted(styles, key=lambda s: ROLE_ORDER.get(s.get("role", ""), 3)):
-        role = str(s.get("role", ""))
-        cells = [Cell(fmt(s.get("name"))), Cell(role)]
-        for key in ("presence", "marker_rate"):
-            before, after = s.get(f"{key}_before"), s.get(f"{key}_after")
+    for s in sorted(styles, key=lambda s: ROLE_ORDER.get(s.role, 3)):
+        cells = [Cell(fmt(s.name)), Cell(s.role)]
+        for before, after in ((s.presence_before, s.presence_after), (s.marker_rate_before, s.marker_rate_after)):
             d = _delta(before, after)
-            cells += [Cell(_arrow(before, after), "num"), Cell(_signed(d), f"num {style_class(role, mode, d)}".strip())]
-        cells += [Cell(fmt((s.get("metrics") or {}).get(k)), "num") for k in extra]
-        rows.append(cells + [Cell(fmt(s.get("node_id")))])
+            cells += [Cell(_arrow(before, after), "num"), Cell(_signed(d), f"num {style_class(s.role, mode, d)}".strip())]
+        cells += [Cell(fmt(s.metrics.get(k)), "num") for k in extra]
+        rows.append(cells + [Cell(fmt(s.node_id))])
     headers = ["style", "role", "presence before → after", "Δ", "marker rate before → after", "Δ", *extra, "node"]
     section = Section("styles", "Propagation to subclasses and unrelated styles", tables=[Table(headers, rows)])
     want = "rise" if mode == "insert" else "fall"
@@ -303,12 +302,11 @@ def _styles(summary: Mapping[str, Any]) -> Section | None:
     return section
 
 
-def _generations(summary: Mapping[str, Any]) -> Section | None:
-    gens = summary.get("generations")
+def _generations(summary: RunSummary) -> Section | None:
+    gens = summary.generations
     if not gens:
         return None
-    rows = [[Cell(fmt(g.get("prompt"))), Cell(fmt(g.get("before")), "text"), Cell(fmt(g.get("after")), "text")]
-            for g in gens]
+    rows = [[Cell(fmt(g.prompt)), Cell(fmt(g.before), "text"), Cell(fmt(g.after), "text")] for g in gens]
     return Section("generations", "Sample generations, before and after",
                    tables=[Table(["prompt", "before the edit", "after the edit"], rows)])
 
@@ -320,17 +318,16 @@ def _data_uri(path: Path) -> str | None:
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
-def _traces(summary: Mapping[str, Any], run_dir: Path) -> Section | None:
-    traces = summary.get("traces")
+def _traces(summary: RunSummary, run_dir: Path) -> Section | None:
+    traces = summary.traces
     if not traces:
         return None
     section = Section("traces", "Causal traces")
     rows = []
     for t in traces:
-        label = str(t.get("label", ""))
-        rows.append([Cell(label), Cell(fmt(t.get("kind"))), Cell(fmt(t.get("peak_layer")), "num"),
-                     Cell(fmt(t.get("peak_effect")), "num")])
-        image = next((str(p) for p in (t.get("png"), t.get("svg")) if p), None)
+        label = str(t.label)
+        rows.append([Cell(label), Cell(fmt(t.kind)), Cell(fmt(t.peak_layer), "num"), Cell(fmt(t.peak_effect), "num")])
+        image = next((str(p) for p in (t.png, t.svg) if p), None)
         if image:
             section.figures.append(Figure(label, image, _data_uri(run_dir / image)))
         else:
@@ -339,16 +336,15 @@ def _traces(summary: Mapping[str, Any], run_dir: Path) -> Section | None:
     return section
 
 
-def _cypher(summary: Mapping[str, Any]) -> Section | None:
-    queries = summary.get("cypher")
+def _cypher(summary: RunSummary) -> Section | None:
+    queries = summary.cypher
     if not queries:
         return None
     section = Section("cypher", "Cypher queries behind these tables")
     section.notes.append("Each query, with its parameters, returns the rows below from the store the run wrote to "
                          "(run it again with stylekg query QUERY --param key=value).")
     for q in queries:
-        title, query, params = str(q.get("title", "")), str(q.get("query", "")), q.get("params") or {}
-        rows = q.get("rows") or []
+        title, query, params, rows = str(q.title), str(q.query), q.params or {}, q.rows or []
         columns = list(dict.fromkeys(k for r in rows for k in r))
         cells = [[Cell(fmt(r.get(c)), "num" if _num(r.get(c)) is not None else "") for c in columns] for r in rows]
         table = Table(columns, cells, f"{len(rows)} row(s)")
@@ -356,15 +352,15 @@ def _cypher(summary: Mapping[str, Any]) -> Section | None:
     return section
 
 
-def _reproduce(summary: Mapping[str, Any]) -> Section:
+def _reproduce(summary: RunSummary) -> Section:
     section = Section("reproduce", "Config, versions and timings")
-    for key, caption in (("config", "config"), ("versions", "versions")):
-        if summary.get(key):
-            section.tables.append(_kv(summary[key], caption))
-    if summary.get("timings"):
-        section.tables.append(_kv(summary["timings"], "stage timings", " s"))
-    if summary.get("resumed"):
-        section.notes.append("Resumed from the stage cache: " + ", ".join(str(s) for s in summary["resumed"]) + ".")
+    for values, caption in ((summary.config, "config"), (summary.versions, "versions")):
+        if values:
+            section.tables.append(_kv(values, caption))
+    if summary.timings:
+        section.tables.append(_kv(summary.timings, "stage timings", " s"))
+    if summary.resumed:
+        section.notes.append("Resumed from the stage cache: " + ", ".join(str(s) for s in summary.resumed) + ".")
     return section
 
 
@@ -387,10 +383,10 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render(template: str, sections: Sequence[Section], summary: Mapping[str, Any], command: str) -> str:
+def render(template: str, sections: Sequence[Section], summary: RunSummary, command: str) -> str:
     """Render ``report.html.j2`` or ``report.md.j2``."""
     return _environment().get_template(template).render(
-        title=f"stylekg run {summary['run_id']}", sections=sections, command=command, csp=CSP)
+        title=f"stylekg run {summary.run_id}", sections=sections, command=command, csp=CSP)
 
 
 def graph_metric(run: RunRecord | None) -> str:
@@ -401,10 +397,10 @@ def graph_metric(run: RunRecord | None) -> str:
     return next((m for m in GRAPH_METRICS if m in names), max(set(names), key=names.count) if names else "efficacy")
 
 
-def build_sections(run_dir: Path, summary: Mapping[str, Any], graph_rel: str | None = None,
+def build_sections(run_dir: Path, summary: RunSummary, graph_rel: str | None = None,
                    metric: str | None = None) -> list[Section]:
     """Every present section of the report, in reading order."""
-    requests = summary.get("requests")
+    requests = summary.requests
     builders: Iterable[Section | None] = (
         _overview(summary), _graph_section(graph_rel, metric, run_dir), _metrics(summary), _styles(summary),
         _presence(summary), _install(summary),
@@ -421,19 +417,19 @@ def _write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def write_report(run_dir: Path, summary: dict, graph: StyleGraph | None = None,
+def write_report(run_dir: Path, summary: RunSummary, graph: StyleGraph | None = None,
                  run_record: RunRecord | None = None) -> tuple[Path, Path]:
     """Write ``run_dir/report.html`` and ``run_dir/report.md`` from a run summary; return their paths.
 
-    ``summary`` needs ``run_id`` and ``config``; every other key is optional. When ``summary`` names no
+    Every section of ``summary`` but its ``run_id`` is optional. When ``summary`` names no
     ``graph_html`` and ``graph`` is given, the pyvis page is written as ``run_dir/graph.html`` (coloured by
     ``run_record``'s metrics when given) and embedded.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    if "run_id" not in summary:
+    if not summary.run_id:
         raise ValueError("a run summary needs a run_id")
-    graph_rel, metric = summary.get("graph_html"), None
+    graph_rel, metric = summary.graph_html, None
     if not graph_rel and graph is not None:
         from .pyvis_view import write_html
 

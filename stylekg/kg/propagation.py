@@ -1,4 +1,6 @@
-"""Propagating an edit of an abstract parent style to its subclasses.
+"""Propagating an edit of an abstract parent style to its subclasses (graph logic: the caller gets requests).
+
+:func:`parent_edge_requests` builds the abstract parent's own requests (the parent as subject), then
 
 * ``explicit``: the parent's requests are expanded into one request per subclass style (at any depth)
   that inherits the edited edge; parent and subclasses are edited together, as one batch.
@@ -12,14 +14,14 @@ fact of the same relation (an override).
 
 from __future__ import annotations
 
-import datetime as _dt
-import uuid
 from collections.abc import Iterable
 
-from ..errors import EditError
-from ..kg.graph import StyleGraph
-from ..kg.schema import EdgeType, NodeType, RunRecord, TargetMetrics
-from ..requests import EditRequest
+from ..errors import EditError, GraphError
+from ..requests import EditRequest, RequestKind
+from .graph import StyleGraph
+from .inheritance import effective_traits, subclasses
+from .schema import EdgeType, NodeType
+from .to_requests import to_edit_requests
 
 CONCRETE = (NodeType.STYLE, NodeType.NEUTRAL)
 MODES = ("explicit", "implicit")
@@ -27,21 +29,7 @@ MODES = ("explicit", "implicit")
 
 def subclass_styles(graph: StyleGraph, parent: str) -> list[str]:
     """Ids of the concrete styles below ``parent`` (name or id) at any depth, sorted."""
-    try:
-        from ..kg.inheritance import subclasses
-    except ImportError:  # the inheritance module is optional: walk SUBCLASS_OF ourselves
-        subclasses = None
-    pid = graph.find(parent).id
-    if subclasses is not None:
-        ids = subclasses(graph, pid)
-    else:
-        ids, stack = set(), [pid]
-        while stack:
-            for edge in graph.in_edges(stack.pop(), EdgeType.SUBCLASS_OF):
-                if edge.source not in ids:
-                    ids.add(edge.source)
-                    stack.append(edge.source)
-    return sorted(i for i in ids if graph.node(i).type in CONCRETE)
+    return sorted(i for i in subclasses(graph, graph.find(parent).id) if graph.node(i).type in CONCRETE)
 
 
 def _abstract_id(graph: StyleGraph, request: EditRequest) -> str | None:
@@ -61,17 +49,12 @@ def inherits(graph: StyleGraph, style_id: str, request: EditRequest) -> bool:
         return True
     try:
         edge = graph.edge(edge_id)
-    except Exception:  # a prospective edge (insert) is inherited like any new trait
+    except GraphError:  # a prospective edge (insert) is inherited like any new trait
         return True
     if edge.type is EdgeType.FACT:
         return not any(e.relation == edge.relation for e in graph.out_edges(style_id, EdgeType.FACT))
     if edge.type is EdgeType.EXPRESSED_BY:
-        try:
-            from ..kg.inheritance import effective_traits
-
-            return edge.source in {t.id for t in effective_traits(graph, style_id)}
-        except ImportError:
-            return True
+        return edge.source in {t.id for t in effective_traits(graph, style_id)}
     return True
 
 
@@ -86,27 +69,25 @@ def _for_style(graph: StyleGraph, request: EditRequest, style_id: str, parent_id
     )
 
 
-def parent_requests(requests: Iterable[EditRequest], graph: StyleGraph, parent: str) -> list[EditRequest]:
-    """One request per edited edge with the abstract ``parent`` itself as subject.
+def parent_edge_requests(
+    graph: StyleGraph,
+    parent: str,
+    mode: str | RequestKind,
+    *,
+    new_target: str | None = None,
+    relation_template: str | None = None,
+) -> list[EditRequest]:
+    """One request per marker edge of the abstract ``parent`` with the parent itself as subject (an edit "of
+    the abstraction"): the edges of its own traits that some concrete style carries, in trait then marker order.
 
-    ``to_edit_requests`` on an abstract node yields requests for its concrete carriers; this folds
-    them back onto the parent (an edit "of the abstraction").
+    Each request is the one a concrete carrier would get, with the parent as subject and no paraphrase or
+    alias prompts; :func:`expand_explicit` / :func:`implicit_probes` spread it to the subclasses.
     """
     node = graph.find(parent)
     if node.type is not NodeType.ABSTRACT_STYLE:
         raise EditError(f"{node.id!r} is a {node.type.value}; propagation starts at an abstract style")
-    out: dict[tuple, EditRequest] = {}
-    for r in requests:
-        key = (r.edge_id, r.prompt, r.target_new, r.target_true)
-        if key not in out:
-            out[key] = r.with_(
-                subject=node.name,
-                case_id=f"{r.kind.value}|{node.id}|{r.edge_id}",
-                paraphrase_prompts=(),
-                alias_prompts=(),
-                meta={**r.meta, "subject_id": node.id},
-            )
-    return list(out.values())
+    return to_edit_requests(graph, node.id, mode, new_target=new_target, relation_template=relation_template,
+                            on_parent=True)
 
 
 def expand_explicit(graph: StyleGraph, requests: Iterable[EditRequest]) -> list[EditRequest]:
@@ -135,32 +116,3 @@ def implicit_probes(graph: StyleGraph, requests: Iterable[EditRequest]) -> dict[
             if inherits(graph, style_id, request):
                 probes.setdefault(style_id, []).append(_for_style(graph, request, style_id, parent_id))
     return probes
-
-
-def effects_record(
-    *,
-    method: str,
-    model: str,
-    graph: StyleGraph,
-    parent: str,
-    mode: str,
-    edited: dict[str, dict[str, float]],
-    subclasses: dict[str, dict[str, float]],
-    hparams_hash: str = "",
-) -> RunRecord:
-    """One run node with metrics per style: the edited node(s) and every measured subclass."""
-    if mode not in MODES:
-        raise EditError(f"unknown propagation mode {mode!r}", hint="use explicit or implicit")
-    targets = [TargetMetrics(t, m, role="edited") for t, m in edited.items()]
-    targets += [TargetMetrics(t, m, role="subclass") for t, m in subclasses.items()]
-    return RunRecord(
-        id=f"run:{uuid.uuid4().hex[:12]}",
-        kind="edit",
-        method=method,
-        model=model,
-        graph=graph.name,
-        hparams_hash=hparams_hash,
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        params={"parent": graph.find(parent).id, "propagate": mode},
-        targets=targets,
-    )

@@ -9,14 +9,10 @@ and left out of the averages, never counted as 0.
 from __future__ import annotations
 
 import json
-import math
-import uuid
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..kg.schema import RunRecord, TargetMetrics
 
 
 @dataclass
@@ -149,51 +145,3 @@ def compare(before: EvalReport | EditMetrics, after: EvalReport | EditMetrics) -
         delta = va - vb if va is not None and vb is not None else None
         out[name] = {"before": vb, "after": va, "delta": delta}
     return out
-
-
-def to_run_record(
-    report: EvalReport,
-    *,
-    graph: str = "",
-    method: str = "none",
-    kind: str = "eval",
-    run_id: str | None = None,
-    roles: Mapping[str, str] | None = None,
-    extra_targets: Sequence[TargetMetrics] = (),
-    params: Mapping[str, Any] | None = None,
-    hparams_hash: str = "",
-) -> RunRecord:
-    """A :class:`RunRecord` with one :class:`TargetMetrics` per evaluated edge.
-
-    ``roles`` maps an edge/node id to its role (``edited``, ``subclass``, ``unrelated``); without
-    an entry a case keeps its own role. Cases without an ``edge_id`` cannot be attached to the
-    graph and are summarised only in ``params``.
-    """
-    roles = roles or {}
-    targets: dict[tuple[str, str], dict[str, float]] = {}
-    for case in report.cases:
-        if not case.edge_id:
-            continue
-        role = roles.get(case.edge_id, case.role)
-        metrics = {k: float(v) for k, v in case.metrics.as_dict(drop_none=True).items() if _finite(v)}
-        targets.setdefault((case.edge_id, role), {}).update(metrics)
-    record = RunRecord(
-        id=run_id or f"run:{kind}-{uuid.uuid4().hex[:12]}",
-        kind=kind,
-        method=method,
-        model=report.model,
-        graph=graph,
-        hparams_hash=hparams_hash,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        params={
-            **dict(params or {}),
-            "summary": report.summary.as_dict(drop_none=True),
-            "n_cases": len(report.cases),
-        },
-        targets=[TargetMetrics(tid, m, role) for (tid, role), m in targets.items()] + list(extra_targets),
-    )
-    return record
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(float(value))

@@ -22,8 +22,9 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from ..errors import EditError
+from ..errors import EditError, StyleKGError
 from ..requests import EditRequest
+from ..editing.context import EditContext
 
 log = logging.getLogger(__name__)
 Measure = Callable[[Any], dict[str, float]]
@@ -85,20 +86,20 @@ class MethodRun:
 
 
 def run_method(lm: Any, method: str, requests: Sequence[EditRequest], hparams: Any = None,
-               *, measure: Measure | None = None, **kw: Any) -> MethodRun:
-    """Apply one method (hparams default to ``configs/<method>/<lm.name>.toml``), measure, restore."""
-    from .hparams import default_hparams_path, load_hparams
-    from .registry import get_method
+               *, measure: Measure | None = None, context: EditContext | None = None) -> MethodRun:
+    """Apply one method (hparams default to the shipped ``stylekg/configs/<method>/<lm.name>.toml``), measure,
+    restore. ``context`` goes to the method as it is (each method reads the fields it needs)."""
+    from ..editing.hparams_files import load_method
+    from ..editing.registry import get_method
 
-    m = get_method(method)
-    hp = hparams if hparams is not None else load_hparams(m.hparams_class, default_hparams_path(method, lm.name))
+    m, hp = (get_method(method), hparams) if hparams is not None else load_method(method, lm.name)
     cuda = lm.device.type == "cuda"
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     with PeakRSS() as rss:
         started = time.perf_counter()
-        result = m.apply(lm.model, lm.tokenizer, list(requests), hp, **_accepted(m.apply, kw))
+        result = m.apply(lm.model, lm.tokenizer, list(requests), hp, context)
         if cuda:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started
@@ -114,19 +115,11 @@ def run_method(lm: Any, method: str, requests: Sequence[EditRequest], hparams: A
     return run
 
 
-def _accepted(fn: Callable[..., Any], kw: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments ``fn`` takes (methods differ: closed-form edits take ``stats``, FT ``material``)."""
-    import inspect
-
-    params = inspect.signature(fn).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return kw
-    return {k: v for k, v in kw.items() if k in params}
-
-
 def compare(lm: Any, methods: Sequence[str], requests: Sequence[EditRequest], *, measure: Measure | None = None,
-            hparams: dict[str, Any] | None = None, keep_going: bool = True, **kw: Any) -> list[MethodRun]:
-    """Every method on the same task; the first row (``none``) measures the unedited model.
+            hparams: dict[str, Any] | None = None, keep_going: bool = True,
+            context: EditContext | None = None) -> list[MethodRun]:
+    """Every method on the same task and the same ``context``; the first row (``none``) measures the unedited
+    model.
 
     With ``keep_going`` a method that raises a user error is recorded with its message and skipped.
     """
@@ -135,8 +128,9 @@ def compare(lm: Any, methods: Sequence[str], requests: Sequence[EditRequest], *,
     rows = [MethodRun("none", metrics=measure(lm) if measure else {})]
     for method in tqdm(methods, desc="comparing methods", unit="method"):
         try:
-            rows.append(run_method(lm, method, requests, (hparams or {}).get(method), measure=measure, **kw))
-        except EditError as exc:
+            rows.append(run_method(lm, method, requests, (hparams or {}).get(method), measure=measure,
+                                   context=context))
+        except StyleKGError as exc:  # EditError, or a MaterialError from the style material
             if not keep_going:
                 raise
             log.warning("%s failed: %s", method, exc)
@@ -150,9 +144,9 @@ def style_measures(lm: Any, material: Any, *, probe_layer: int | None = None) ->
     Keys: ``marker_prob`` (weighted mean whole-phrase probability after persona prompts),
     ``style_prob`` (probe probability on persona prompts), ``neutral_ppl`` (perplexity on neutral texts).
     """
-    from .classifier_ft.probe import fit_probe
-    from .finetune.objective import mean_nll, text_batch
-    from .penalty_ft.main import marker_probabilities
+    from ..editing.classifier_ft.probe import fit_probe
+    from ..editing.finetune.objective import mean_nll, text_batch
+    from ..editing.penalty_ft.main import marker_probabilities
 
     layer = probe_layer if probe_layer is not None else lm.num_layers // 2
     probe = None

@@ -1,0 +1,140 @@
+"""The ``stylekg edit`` job: requests from a CounterFact file or a graph node, edit, measure before and after.
+
+The method and its hyper-parameters come from :func:`stylekg.editing.hparams_files.load_method`; the metrics from
+:func:`stylekg.evaluation.counterfact.evaluate`, kept as typed :class:`~stylekg.evaluation.results.EvalReport`\\ s
+until they are written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..editing.context import EditContext
+from ..editing.registry import Method
+from ..editing.result import EditResult
+from ..errors import EditError
+from ..evaluation.results import EvalReport
+from ..kg.graph import StyleGraph
+from ..kg.schema import NodeType
+from ..requests import EditRequest
+
+log = logging.getLogger(__name__)
+
+
+def measure(lm: Any, requests: list[EditRequest]) -> EvalReport:
+    """CounterFact metrics of ``requests`` on the model as it is now (no generations)."""
+    from ..evaluation.counterfact import evaluate
+
+    return evaluate(lm, requests)
+
+
+@dataclass
+class EditOutcome:
+    result: EditResult
+    before: EvalReport
+    after: EvalReport
+    probes_before: dict[str, EvalReport] = field(default_factory=dict)
+    probes_after: dict[str, EvalReport] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "method": self.result.method,
+            "n_requests": len(self.result.requests),
+            "before": self.before.summary.as_dict(),
+            "after": self.after.summary.as_dict(),
+            "params_changed": self.result.params_changed,
+            "layers": self.result.info.get("layers"),
+            "seconds": self.seconds,
+            "subclasses": {sid: {"before": self.probes_before[sid].summary.as_dict(),
+                                 "after": self.probes_after[sid].summary.as_dict()} for sid in self.probes_after},
+        }
+
+
+def edit_and_measure(lm: Any, method: Method, requests: list[EditRequest], hparams: Any, *,
+                     probes: dict[str, list[EditRequest]] | None = None, context: EditContext | None = None,
+                     keep: bool = True) -> EditOutcome:
+    """Measure, edit, measure again (``probes``: extra request sets measured but not edited).
+
+    ``context`` goes to the method as it is. With ``keep=False`` the model is restored before returning.
+    """
+    probes = probes or {}
+    t0 = time.perf_counter()
+    before = measure(lm, requests)
+    probes_before = {sid: measure(lm, reqs) for sid, reqs in probes.items()}
+    t1 = time.perf_counter()
+    result = method.apply(lm.model, lm.tokenizer, requests, hparams, context)
+    t2 = time.perf_counter()
+    try:
+        after = measure(lm, requests)
+        probes_after = {sid: measure(lm, reqs) for sid, reqs in probes.items()}
+    except BaseException:
+        result.restore()
+        raise
+    t3 = time.perf_counter()
+    if not keep:
+        result.restore()
+    seconds = {"measure_before": t1 - t0, "edit": t2 - t1, "measure_after": t3 - t2}
+    return EditOutcome(result, before, after, probes_before, probes_after, seconds)
+
+
+@dataclass
+class GraphRequests:
+    """Requests made from a graph node: what is applied, what is only measured (implicit propagation)."""
+
+    graph: StyleGraph
+    requests: list[EditRequest]
+    probes: dict[str, list[EditRequest]]
+    from_store: bool
+
+
+def graph_requests(graph_ref: str, store: str | None, node: str, mode: str, new: str | None, relation: str | None,
+                   propagate: str | None) -> GraphRequests:
+    """Requests for ``node`` of a graph file or a stored graph; with ``propagate``, an abstract parent's own edges,
+    copied to every inheriting subclass (``explicit``) or measured on them (``implicit``)."""
+    from ..kg import propagation
+    from ..kg.to_requests import to_edit_requests
+
+    path = Path(graph_ref)
+    if path.exists():
+        from ..kg.io import load_graph
+
+        graph, from_store = load_graph(path), False
+    else:
+        from ..kg.stores import open_store
+
+        with open_store(store) as opened:
+            graph, from_store = opened.load_graph(graph_ref), True
+    if not propagate:
+        requests = to_edit_requests(graph, node, mode, new_target=new, relation_template=relation)
+        return GraphRequests(graph, requests, {}, from_store)
+    if propagate not in propagation.MODES:
+        raise EditError(f"unknown --propagate {propagate!r}", hint="use explicit or implicit")
+    if graph.find(node).type is not NodeType.ABSTRACT_STYLE:
+        raise EditError(f"--propagate needs an abstract style as --node, {node!r} is not one")
+    parents = propagation.parent_edge_requests(graph, node, mode, new_target=new, relation_template=relation)
+    if propagate == "explicit":
+        return GraphRequests(graph, propagation.expand_explicit(graph, parents), {}, from_store)
+    return GraphRequests(graph, parents, propagation.implicit_probes(graph, parents), from_store)
+
+
+def write_outcome(outcome: EditOutcome, out: Path, summary: dict[str, Any]) -> None:
+    """``summary.json``, ``cases.json`` and the delta file ``edit.safetensors`` in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    cases = {"before": outcome.before.to_dict()["cases"], "after": outcome.after.to_dict()["cases"]}
+    (out / "cases.json").write_text(json.dumps(cases, indent=2, default=str))
+    outcome.result.save(out / "edit.safetensors")
+
+
+def propagation_effects(outcome: EditOutcome, requests: list[EditRequest]) -> tuple[dict, dict]:
+    """(edited subject id → its case metrics, subclass id → its probes' summary) for a propagation record."""
+    edited = {r.meta.get("subject_id", r.subject): c.metrics.as_dict(drop_none=True)
+              for r, c in zip(requests, outcome.after.cases)}
+    subclasses = {sid: report.summary.as_dict(drop_none=True) for sid, report in outcome.probes_after.items()}
+    return edited, subclasses
