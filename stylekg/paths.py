@@ -1,7 +1,7 @@
-"""Where stylekg keeps caches, stores and runs, content hashes for cache keys, and atomic file writes.
+"""Where stylekg keeps caches, stores and runs, and content hashes for cache keys.
 
-The model layer (``stylekg.lm``) keeps its own copy of the home-directory rule (``stylekg.lm.cache``) because
-it imports nothing else of stylekg; both read ``$STYLEKG_HOME``.
+The model layer (``stylekg.lm``) imports nothing else of stylekg and reads the same ``$STYLEKG_HOME`` for its
+model cache (:mod:`stylekg.lm.cache`).
 """
 
 from __future__ import annotations
@@ -25,15 +25,6 @@ def cache_dir(*parts: str) -> Path:
     path = stylekg_home().joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def sha256_file(path: Path, block: int = 1 << 22) -> str:
-    """Hex sha256 of a file's content (streamed)."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while chunk := handle.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def sha256_text(*parts: str) -> str:

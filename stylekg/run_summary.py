@@ -18,8 +18,19 @@ def _pick(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in names}
 
 
+class Record:
+    """A dataclass that is written as JSON: ``to_dict`` and ``from_dict`` (unknown keys are ignored)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]):  # type: ignore[no-untyped-def]
+        return cls(**_pick(cls, data))
+
+
 @dataclass
-class StyleRow:
+class StyleRow(Record):
     """One measured style: its role in the run and its marker numbers before and after."""
 
     node_id: str
@@ -31,30 +42,20 @@ class StyleRow:
     marker_rate_after: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
 
-    to_dict = dataclasses.asdict
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "StyleRow":
-        return cls(**_pick(cls, data))
 
 
 @dataclass
-class GenerationPair:
+class GenerationPair(Record):
     """One prompt's generation before and after the edit."""
 
     prompt: str
     before: str = ""
     after: str = ""
 
-    to_dict = dataclasses.asdict
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "GenerationPair":
-        return cls(**_pick(cls, data))
 
 
 @dataclass
-class TraceSummary:
+class TraceSummary(Record):
     """One causal trace of the run: its heat-map files and its MLP peak."""
 
     label: str
@@ -68,15 +69,10 @@ class TraceSummary:
     high: float | None = None
     low: float | None = None
 
-    to_dict = dataclasses.asdict
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TraceSummary":
-        return cls(**_pick(cls, data))
 
 
 @dataclass
-class CypherAnswer:
+class CypherAnswer(Record):
     """A Cypher query behind a report table, with its parameters and the rows the store answered."""
 
     title: str
@@ -84,15 +80,10 @@ class CypherAnswer:
     params: dict[str, Any] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
 
-    to_dict = dataclasses.asdict
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "CypherAnswer":
-        return cls(**_pick(cls, data))
 
 
 @dataclass
-class RunSummary:
+class RunSummary(Record):
     """Everything one run found (``stylekg run`` or ``stylekg run --auto``)."""
 
     run_id: str
@@ -117,9 +108,6 @@ class RunSummary:
     run_record: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     resumed: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RunSummary":

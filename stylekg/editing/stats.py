@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from ..errors import EditError
 from ..lm.architectures import architecture_of
 from ..lm.hooks import TraceDict
-from ..paths import cache_dir, sha256_file, sha256_text
+from ..paths import cache_dir, sha256_text
 from .common.layers import check_layers
 from .common.prompts import pad_batch, pad_id
 
@@ -46,11 +46,9 @@ def weights_hash(model: torch.nn.Module) -> str:
 def read_corpus(paths: Sequence[str | Path]) -> tuple[list[str], str]:
     """(texts, content hash) of local ``.txt`` files (paragraphs) or ``.jsonl`` files (``text`` fields)."""
     texts: list[str] = []
-    hashes = []
     for path in map(Path, paths):
         if not path.is_file():
             raise EditError(f"corpus file {path} does not exist", hint="pass text or JSONL files to --corpus")
-        hashes.append(sha256_file(path))
         if path.suffix == ".jsonl":
             for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
                 if not line.strip():
@@ -69,7 +67,7 @@ def read_corpus(paths: Sequence[str | Path]) -> tuple[list[str], str]:
             texts += [p for p in parts if p]
     if not texts:
         raise EditError("the statistics corpus is empty", hint="pass files with some text")
-    return texts, sha256_text(*hashes)
+    return texts, sha256_text(*texts)  # the corpus's identity is its content
 
 
 @torch.no_grad()

@@ -107,6 +107,27 @@ def evaluate(
     if not requests:
         raise EvaluationError("no requests to evaluate", hint="give at least one CounterFact record")
     groups = [_prompts_of(r) for r in requests]
+    table = _score_all(lm, requests, groups, batch_size)
+    gens = _generate_all(lm, requests, generation_prompts, max_new_tokens, seed)
+    refs = _per_request(reference_texts, requests, "reference_texts")
+    scorer = None
+    if any(refs) and any(gens):
+        corpus = list(consistency_corpus) if consistency_corpus is not None else [t for ref in refs for t in ref]
+        scorer = ConsistencyScorer(corpus)
+    cases = [_case(c, req, prompts, table, gens[c], refs[c], scorer)
+             for c, (req, prompts) in enumerate(zip(requests, groups))]
+    summary = summarize([c.metrics for c in cases])
+    params = {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "seed": seed, "top_k": GEN_TOP_K}
+    name = model_name or getattr(lm, "name", None) or type(lm.model).__name__
+    return EvalReport(model=str(name), summary=summary, cases=cases, params=params)
+
+
+ScoreTable = dict[tuple[int, str, str], dict[str, ContinuationScore]]
+
+
+def _score_all(lm: HasModel, requests: Sequence[EditRequest], groups: list[dict[str, list[str]]],
+               batch_size: int) -> ScoreTable:
+    """Every (case, group, prompt) → {"new"/"true": score}, all prompts of all cases in one batched pass."""
     items: list[tuple[str, str]] = []
     index: list[tuple[int, str, str, str]] = []  # (case, group, prompt, which)
     for c, (req, prompts) in enumerate(zip(requests, groups)):
@@ -116,60 +137,39 @@ def evaluate(
                     if target is not None:
                         items.append((prompt, target))
                         index.append((c, group, prompt, which))
-    scores = score_continuations(lm, items, batch_size=batch_size)
-    table: dict[tuple[int, str, str], dict[str, ContinuationScore]] = {}
-    for (c, group, prompt, which), score in zip(index, scores):
+    table: ScoreTable = {}
+    for (c, group, prompt, which), score in zip(index, score_continuations(lm, items, batch_size=batch_size)):
         table.setdefault((c, group, prompt), {})[which] = score
+    return table
 
-    gens = _generate_all(lm, requests, generation_prompts, max_new_tokens, seed)
-    refs = _per_request(reference_texts, requests, "reference_texts")
-    scorer = None
-    if any(refs) and any(gens):
-        corpus = list(consistency_corpus) if consistency_corpus is not None else [t for ref in refs for t in ref]
-        scorer = ConsistencyScorer(corpus)
 
-    cases: list[CaseMetrics] = []
-    for c, (req, prompts) in enumerate(zip(requests, groups)):
-        metrics: dict[str, float | None] = {}
-        records: list[PromptRecord] = []
-        for group, plist in prompts.items():
-            recs = []
-            for prompt in plist:
-                got = table[(c, group, prompt)]
-                new, true = got.get("new"), got.get("true")
-                recs.append(
-                    PromptRecord(
-                        group, prompt,
-                        new.nll if new else None, true.nll if true else None,
-                        new.top1 if new else None, true.top1 if true else None,
-                    )
-                )
-            records.extend(recs)
-            if recs:
-                metrics.update(_group_metrics(group, recs))
-        rewrite = [r for r in records if r.group == "rewrite"]
-        metrics["prob_new"] = _mean([math.exp(-r.nll_new) for r in rewrite if r.nll_new is not None])
-        metrics["prob_true"] = _mean([math.exp(-r.nll_true) for r in rewrite if r.nll_true is not None])
-        if gens[c]:
-            metrics["fluency"] = ngram_entropy(gens[c])
-            if scorer is not None and refs[c]:
-                metrics["consistency"] = scorer.similarity(gens[c], refs[c])
-        cases.append(
-            CaseMetrics(
-                case_id=req.case_id or str(c),
-                subject=req.subject,
-                kind=req.kind.value if isinstance(req.kind, RequestKind) else str(req.kind),
-                edge_id=req.edge_id,
-                metrics=EditMetrics(**metrics),
-                prompts=records,
-                generations=gens[c],
-                role=str(req.meta.get("role", "edited")),
-            )
-        )
-    summary = summarize([c.metrics for c in cases])
-    params = {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "seed": seed, "top_k": GEN_TOP_K}
-    name = model_name or getattr(lm, "name", None) or type(lm.model).__name__
-    return EvalReport(model=str(name), summary=summary, cases=cases, params=params)
+def _case(c: int, req: EditRequest, prompts: dict[str, list[str]], table: ScoreTable, gens: list[str],
+          refs: list[str], scorer: ConsistencyScorer | None) -> CaseMetrics:
+    """One case's metrics from its scored prompts (and generations, when there are any)."""
+    metrics: dict[str, float | None] = {}
+    records: list[PromptRecord] = []
+    for group, plist in prompts.items():
+        recs = []
+        for prompt in plist:
+            got = table[(c, group, prompt)]
+            new, true = got.get("new"), got.get("true")
+            recs.append(PromptRecord(group, prompt, new.nll if new else None, true.nll if true else None,
+                                     new.top1 if new else None, true.top1 if true else None))
+        records.extend(recs)
+        if recs:
+            metrics.update(_group_metrics(group, recs))
+    rewrite = [r for r in records if r.group == "rewrite"]
+    metrics["prob_new"] = _mean([math.exp(-r.nll_new) for r in rewrite if r.nll_new is not None])
+    metrics["prob_true"] = _mean([math.exp(-r.nll_true) for r in rewrite if r.nll_true is not None])
+    if gens:
+        metrics["fluency"] = ngram_entropy(gens)
+        if scorer is not None and refs:
+            metrics["consistency"] = scorer.similarity(gens, refs)
+    return CaseMetrics(
+        case_id=req.case_id or str(c), subject=req.subject,
+        kind=req.kind.value if isinstance(req.kind, RequestKind) else str(req.kind), edge_id=req.edge_id,
+        metrics=EditMetrics(**metrics), prompts=records, generations=gens, role=str(req.meta.get("role", "edited")),
+    )
 
 
 def evaluate_requests(

@@ -1,4 +1,8 @@
-"""The stylekg cache directory and content hashing used for cache keys."""
+"""Where the model layer caches dequantized weights and tokenizers, and the file hash that keys them.
+
+``stylekg.lm`` imports nothing else of stylekg, so it reads the home directory itself: ``$STYLEKG_HOME`` (the
+same variable as :func:`stylekg.paths.stylekg_home`) or ``~/.cache/stylekg``, on each call (never at import).
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,10 @@ import hashlib
 import os
 from pathlib import Path
 
-HOME_ENV = "STYLEKG_HOME"
-
-
-def stylekg_home() -> Path:
-    """Root of every cache and default store: ``$STYLEKG_HOME`` or ``~/.cache/stylekg``.
-
-    Read on each call (never at import) so tests and users can point it elsewhere.
-    """
-    root = Path(os.environ.get(HOME_ENV) or Path.home() / ".cache" / "stylekg").expanduser()
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
 
 def cache_dir(*parts: str) -> Path:
-    """A sub-directory of the stylekg home, created on demand."""
-    path = stylekg_home().joinpath(*parts)
+    """A sub-directory of the stylekg home (``$STYLEKG_HOME`` or ``~/.cache/stylekg``), created on demand."""
+    path = Path(os.environ.get("STYLEKG_HOME") or Path.home() / ".cache" / "stylekg").expanduser().joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -32,14 +24,4 @@ def sha256_file(path: Path, block: int = 1 << 22) -> str:
     with Path(path).open("rb") as handle:
         while chunk := handle.read(block):
             digest.update(chunk)
-    return digest.hexdigest()
-
-
-def sha256_text(*parts: str) -> str:
-    """Hex sha256 of several strings joined unambiguously."""
-    digest = hashlib.sha256()
-    for part in parts:
-        data = part.encode("utf-8")
-        digest.update(len(data).to_bytes(8, "little"))
-        digest.update(data)
     return digest.hexdigest()

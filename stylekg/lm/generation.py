@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from .loading import LoadedModel
+
+
+def left_padded(lm: LoadedModel, texts: list[str], *, add_special_tokens: bool) -> Any:
+    """A left-padded batch on the model's device (generation continues every row from its last real token)."""
+    tok = lm.tokenizer
+    old_side = tok.padding_side
+    tok.padding_side = "left"
+    try:
+        return tok(texts, return_tensors="pt", padding=True, add_special_tokens=add_special_tokens).to(lm.device)
+    finally:
+        tok.padding_side = old_side
 
 
 @torch.no_grad()
@@ -28,12 +40,7 @@ def generate(
             tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
             for p in prompts
         ]
-    old_side = tok.padding_side
-    tok.padding_side = "left"
-    try:
-        batch = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=not chat).to(lm.device)
-    finally:
-        tok.padding_side = old_side
+    batch = left_padded(lm, prompts, add_special_tokens=not chat)
     kwargs: dict = {"max_new_tokens": max_new_tokens, "do_sample": do_sample, "pad_token_id": tok.pad_token_id}
     if do_sample:
         torch.manual_seed(seed)
@@ -102,12 +109,7 @@ def sample(
     starts = range(0, len(rows), step)
     for start in tqdm(starts, desc="generating", unit="batch", disable=not progress, leave=False):
         chunk = rows[start: start + step]
-        old_side = tok.padding_side
-        tok.padding_side = "left"
-        try:
-            batch = tok(chunk, return_tensors="pt", padding=True, add_special_tokens=not use_chat).to(lm.device)
-        finally:
-            tok.padding_side = old_side
+        batch = left_padded(lm, chunk, add_special_tokens=not use_chat)
         kwargs: dict = {"max_new_tokens": max_new_tokens, "pad_token_id": tok.pad_token_id}
         if greedy:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)

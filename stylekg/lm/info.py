@@ -28,9 +28,9 @@ def list_models() -> list[dict[str, Any]]:
         elif spec.source is Source.TINY:
             cached = True
         elif installed and spec.chunked:
-            from .cache import stylekg_home
+            from .cache import cache_dir
 
-            cached = any((stylekg_home() / "models").glob(f"{name}-*/{MANIFEST}"))
+            cached = any(cache_dir("models").glob(f"{name}-*/{MANIFEST}"))
         rows.append(
             {"name": name, "source": spec.source.value, "installed": installed, "cached": cached, "description": spec.description}
         )

@@ -6,13 +6,15 @@ stylekg, and the weights come from a fixed seed, so every machine builds the sam
 
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import torch
 
-from .cache import cache_dir, sha256_text
+from .cache import cache_dir
 
 SPECIAL = "<|endoftext|>"
 
@@ -37,7 +39,7 @@ def tiny_tokenizer(vocab_size: int = 512):
     from transformers import PreTrainedTokenizerFast
 
     corpus = _corpus()
-    key = sha256_text("tiny-tokenizer-v1", corpus, str(vocab_size))[:16]
+    key = hashlib.sha256(f"tiny-tokenizer-v1|{vocab_size}|{corpus}".encode()).hexdigest()[:16]
     path: Path = cache_dir("tokenizers") / f"tiny-bpe-{key}.json"
     if not path.exists():
         bpe = ByteLevelBPETokenizer(add_prefix_space=False)

@@ -21,15 +21,10 @@ from ..errors import RunError, StyleKGError
 from ..kg.graph import StyleGraph
 from ..kg.schema import EdgeType, NodeType
 from ..requests import EditRequest, RequestKind
-from ..run_summary import RunSummary, StyleRow, TraceSummary
+from ..run_summary import Record, RunSummary, StyleRow, TraceSummary
 from .config import RunConfig
 from .measure import per_style, request_scores
 from .session import ModelSession
-
-
-def _from(cls: type, data: dict[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
 
 
 def versions() -> dict[str, str]:
@@ -43,7 +38,7 @@ def versions() -> dict[str, str]:
 
 # ---- graph --------------------------------------------------------------------------------------------------
 @dataclass
-class GraphInfo:
+class GraphInfo(Record):
     """The run's graph (saved as ``graph.json``), the traced style and the node the edit starts at."""
 
     name: str
@@ -53,11 +48,6 @@ class GraphInfo:
     style_id: str
     node_id: str
 
-    to_dict = dataclasses.asdict
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "GraphInfo":
-        return _from(cls, data)
 
 
 def prepare_graph(config: RunConfig, run_dir: Path) -> GraphInfo:
@@ -146,16 +136,11 @@ def trace_style(lm: Any, graph: StyleGraph, style_id: str, config: RunConfig, ru
 
 
 @dataclass
-class LayerChoice:
+class LayerChoice(Record):
     selected: list[int]
     source: str  # config | trace
     configured: list[int] = field(default_factory=list)
 
-    to_dict = dataclasses.asdict
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "LayerChoice":
-        return _from(cls, data)
 
 
 def choose_layers(lm: Any, hparams: Any, config: RunConfig) -> LayerChoice:
@@ -234,7 +219,7 @@ def plan_requests(graph: StyleGraph, node_id: str, config: RunConfig) -> Request
 
 # ---- install and edit ---------------------------------------------------------------------------------------
 @dataclass
-class InstallOutcome:
+class InstallOutcome(Record):
     """Whether the style's markers were installed before the erase, and how well (see :func:`install_markers`)."""
 
     installed: bool
@@ -248,11 +233,6 @@ class InstallOutcome:
     after: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
 
-    to_dict = dataclasses.asdict
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "InstallOutcome":
-        return _from(cls, data)
 
 
 def install_markers(session: ModelSession, method: Method, hparams: Any, requests: list[EditRequest],
@@ -282,15 +262,10 @@ def install_markers(session: ModelSession, method: Method, hparams: Any, request
 
 
 @dataclass
-class EditInfo:
+class EditInfo(Record):
     params_changed: int
     info: dict[str, Any]
 
-    to_dict = dataclasses.asdict
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "EditInfo":
-        return _from(cls, data)
 
 
 def apply_edit(session: ModelSession, method: Method, hparams: Any, requests: list[EditRequest],
@@ -303,7 +278,7 @@ def apply_edit(session: ModelSession, method: Method, hparams: Any, requests: li
 
 # ---- measurements -------------------------------------------------------------------------------------------
 @dataclass
-class Measurement:
+class Measurement(Record):
     """Per-request marker scores, CounterFact metrics and a few greedy generations, on the model as it is now."""
 
     scores: list[dict[str, Any]]
@@ -311,11 +286,6 @@ class Measurement:
     counterfact: dict[str, Any]  # EditMetrics.as_dict() of the measured requests
     generations: dict[str, str]
 
-    to_dict = dataclasses.asdict
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Measurement":
-        return _from(cls, data)
 
 
 def measure(lm: Any, plan: RequestPlan, n_generations: int) -> Measurement:

@@ -13,21 +13,19 @@ from typing import Any
 
 from ..kg.graph import StyleGraph
 from ..kg.schema import RunRecord
-from ..run_summary import CypherAnswer, RunSummary
+from ..run_summary import CypherAnswer, Record, RunSummary
 from .config import RunConfig
 from .records import edit_record, trace_record
 
 
 @dataclass
-class WriteBack:
+class WriteBack(Record):
     """What write-back stored and wrote: record ids, the Cypher answers and the graph page."""
 
     run_record: str
     trace_records: list[str] = field(default_factory=list)
     cypher: list[CypherAnswer] = field(default_factory=list)
     graph_html: str = "graph.html"
-
-    to_dict = dataclasses.asdict
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "WriteBack":
