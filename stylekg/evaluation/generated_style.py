@@ -55,6 +55,7 @@ class SamplingSettings:
     max_new_tokens: int = 96
     seed: int = 0
     chat: bool = True  # apply the chat template when the tokenizer has one
+    system: str | None = None  # a system instruction before every prompt (the prompting baseline)
 
     def __post_init__(self) -> None:
         if not isinstance(self.k, int) or self.k < 1:
@@ -157,7 +158,7 @@ def generate(lm: HasModel, prompts: Sequence[str], settings: SamplingSettings = 
         return hit
     samples = sample(lm, list(prompts), k=settings.k, temperature=settings.temperature, top_p=settings.top_p,  # type: ignore[arg-type]
                      max_new_tokens=settings.max_new_tokens, seed=settings.seed, chat=settings.chat,
-                     batch_size=batch_size, progress=True)
+                     system=settings.system, batch_size=batch_size, progress=True)
     out = Generations(prompts, tuple(tuple(group) for group in samples), settings)
     if cache is not None:
         cache.put(key, out)
@@ -316,7 +317,9 @@ def perplexity(reference: HasModel, generations: Generations, *, batch_size: int
     """exp of the mean per-token NLL of the answers given their prompts, under ``reference`` (the unedited model)."""
     tok = reference.tokenizer
     use_chat = generations.settings.chat and bool(getattr(tok, "chat_template", None))
-    items = [(chat_prompt(tok, p) if use_chat else p, text) for p, text in generations.pairs() if text.strip()]
+    system = generations.settings.system
+    items = [(chat_prompt(tok, p, system) if use_chat else (f"{system}\n\n{p}" if system else p), text)
+             for p, text in generations.pairs() if text.strip()]
     if not items:
         raise EvaluationError("no generated text to score for fluency")
     scores = score_continuations(reference, items, batch_size=batch_size, add_special_tokens=not use_chat)
@@ -389,6 +392,14 @@ def parse_rating(answer: Any) -> dict[str, int]:
     return out
 
 
+def _check_rating(answer: Any) -> None:
+    """The client's answer check: a ``ValueError`` makes it ask again with the reason."""
+    try:
+        parse_rating(answer)
+    except JudgeError as exc:
+        raise ValueError(str(exc)) from None
+
+
 class GenerationJudge:
     """Style strength and fluency of answers, 0-100, from an LLM (``complete_json(prompt, schema, check=)``).
 
@@ -404,7 +415,7 @@ class GenerationJudge:
     def rate(self, text: str, material: StyleMaterial) -> dict[str, int]:
         markers = ", ".join(m.phrase for m in material.markers[:12]) or "none listed"
         prompt = RATING_PROMPT.format(style=material.style, markers=markers, text=text)
-        return parse_rating(self.client.complete_json(prompt, RATING_SCHEMA, check=parse_rating))
+        return parse_rating(self.client.complete_json(prompt, RATING_SCHEMA, check=_check_rating))
 
     def score(self, texts: Sequence[str], material: StyleMaterial) -> dict[str, float]:
         if not texts:

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from .loading import LoadedModel
+from .tokens import check_context
 
 
 def left_padded(lm: LoadedModel, texts: list[str], *, add_special_tokens: bool) -> Any:
@@ -67,10 +68,11 @@ class Sample:
     n_tokens: int
 
 
-def chat_prompt(tokenizer, prompt: str) -> str:
-    """``prompt`` as the user turn of the tokenizer's chat template, ready for the assistant's answer."""
-    return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                         add_generation_prompt=True)
+def chat_prompt(tokenizer, prompt: str, system: str | None = None) -> str:
+    """``prompt`` as the user turn of the tokenizer's chat template (after ``system``, when given), ready for the
+    assistant's answer."""
+    turns = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+    return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
 
 
 @torch.no_grad()
@@ -84,12 +86,14 @@ def sample(
     max_new_tokens: int = 96,
     seed: int = 0,
     chat: bool = True,
+    system: str | None = None,
     batch_size: int = 16,
     progress: bool = False,
 ) -> list[list[Sample]]:
     """``k`` continuations per prompt (greedy when ``temperature == 0``; then ``k`` must be 1).
 
-    Prompts go through the chat template when ``chat`` (and the tokenizer has one). Rows are batched with left
+    Prompts go through the chat template when ``chat`` (and the tokenizer has one), after the ``system`` message
+    when one is given (without a chat template it is put before the prompt). Rows are batched with left
     padding; each batch reseeds torch's generator with ``seed`` plus the batch's first row index, so the same
     prompts, settings and seed give the same samples. ``n_tokens`` counts the generated tokens before the first
     end-of-sequence token.
@@ -101,7 +105,7 @@ def sample(
     if greedy and k != 1:
         raise ValueError("greedy decoding gives one continuation per prompt: use k=1 or a temperature > 0")
     use_chat = chat and bool(getattr(tok, "chat_template", None))
-    texts = [chat_prompt(tok, p) if use_chat else p for p in prompts]
+    texts = [chat_prompt(tok, p, system) if use_chat else (f"{system}\n\n{p}" if system else p) for p in prompts]
     rows = [t for t in texts for _ in range(k)]
     eos = {i for i in ([tok.eos_token_id] if isinstance(tok.eos_token_id, int) else (tok.eos_token_id or []))}
     out: list[Sample] = []
@@ -110,6 +114,7 @@ def sample(
     for start in tqdm(starts, desc="generating", unit="batch", disable=not progress, leave=False):
         chunk = rows[start: start + step]
         batch = left_padded(lm, chunk, add_special_tokens=not use_chat)
+        check_context(tok, lm.model, batch["input_ids"].shape[1] + max_new_tokens)
         kwargs: dict = {"max_new_tokens": max_new_tokens, "pad_token_id": tok.pad_token_id}
         if greedy:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)

@@ -78,6 +78,6 @@ def check_context(tokenizer, model, n_tokens: int) -> None:
     limit = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
     if limit is not None and n_tokens > int(limit):
         raise SpanError(
-            f"input of {n_tokens} tokens exceeds the model's context of {limit} tokens",
-            hint="shorten the prompt",
+            f"input of {n_tokens} tokens (prompt and generated tokens) exceeds the model's context of {limit} tokens",
+            hint="shorten the prompt or generate fewer tokens",
         )
