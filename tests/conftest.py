@@ -11,6 +11,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from tests.store_fixtures import *  # noqa: E402,F401,F403  (store, store_kind, neo4j_uri: one Neo4j per session)
+
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 # Models are cached in the user's real stylekg home even when a test isolates STYLEKG_HOME.

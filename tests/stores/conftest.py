@@ -1,3 +1,2 @@
-"""Store tests: the same suite on LadybugDB and on a real Neo4j (see tests/store_fixtures.py)."""
-
-from tests.store_fixtures import *  # noqa: F401,F403
+"""Store tests: the same suite on LadybugDB and on a real Neo4j (fixtures in tests/store_fixtures.py, loaded by
+tests/conftest.py)."""

@@ -23,25 +23,51 @@ def _dump(store, skip: tuple[str, ...] = ()) -> list:
 
 def test_round_trip_loses_nothing(store):
     graph = hierarchy()
-    assert store.save_graph(graph) == {"nodes": 11, "edges": 10}
+    report = store.save_graph(graph)
+    assert (report.graph, report.nodes, report.edges, report.created_nodes, report.created_edges) == (GRAPH, 11, 10, 11, 10)
+    assert (report.updated_nodes, report.deleted_nodes, report.deleted_edges) == (0, [], [])
     back = store.load_graph(GRAPH)
     assert snapshot(back) == snapshot(graph)
     assert back.find(NASTY).description == "`backticks` and 'quotes'"
     assert back.node(back.find("Donald Trump").id).annotations == {"note": {"deep": True}}
 
 
-def test_save_is_idempotent_and_prunes(store):
+def test_save_is_an_idempotent_upsert_that_never_deletes(store):
+    """Issue 15 item 6 changes this on purpose: a plain save used to prune what the new graph lacked."""
     graph = hierarchy()
     store.save_graph(graph)
     before = _dump(store, skip=("updated",))  # the Graph node's save time is the only thing that moves
-    store.save_graph(graph)
+    again = store.save_graph(graph)
     assert _dump(store, skip=("updated",)) == before
+    assert (again.created_nodes, again.updated_nodes, again.created_edges, again.updated_edges) == (0, 0, 0, 0)
     smaller = hierarchy()
     smaller.remove_node(smaller.find("P. T. Barnum").id)
-    store.save_graph(smaller)
+    kept = store.save_graph(smaller)
+    assert (kept.nodes, kept.edges, kept.deleted_nodes) == (11, 10, [])
+    assert snapshot(store.load_graph(GRAPH)) == snapshot(graph)
+    (row,) = store.list_graphs()
+    assert (row["name"], row["nodes"], row["edges"], row["runs"]) == (GRAPH, 11, 10, 0)
+
+
+def test_replace_deletes_what_the_new_graph_lacks_and_says_so(store):
+    graph = hierarchy()
+    store.save_graph(graph)
+    store.write_run(edit_run("r1", graph, "2024-01-01T00:00:00+00:00", 0.9, 0.8))
+    smaller = hierarchy()
+    barnum = smaller.find("P. T. Barnum").id
+    smaller.remove_node(barnum)
+    trump = smaller.find("Donald Trump").id
+    smaller.remove_node(trump)  # measured by run r1: 3 metrics + 1 fact target, 2 TOUCHED links
+    preview = store.save_graph(smaller, replace=True, dry_run=True)
+    assert preview.dry_run and sorted(preview.deleted_nodes) == sorted([barnum, trump])
+    assert snapshot(store.load_graph(GRAPH)) == snapshot(graph)  # a dry run writes nothing
+    report = store.save_graph(smaller, replace=True)
+    assert sorted(report.deleted_nodes) == sorted([barnum, trump]) and len(report.deleted_edges) == 4
+    assert report.lost_run_links == 2 + 4  # TOUCHED (the node and its fact edge) + MEASURED (3 + 1)
+    assert (report.nodes, report.edges) == (9, 6)
     assert snapshot(store.load_graph(GRAPH)) == snapshot(smaller)
     (row,) = store.list_graphs()
-    assert (row["name"], row["nodes"], row["edges"], row["runs"]) == (GRAPH, 10, 9, 0)
+    assert (row["nodes"], row["edges"]) == (9, 6)
 
 
 def test_graphs_are_isolated_and_deletable(store):
@@ -238,7 +264,7 @@ def test_every_builder_runs_on_the_real_database(store):
            "version": "", "status": "ok", "params": "{}"}
     link = {"run": "r", "key": "k", "role": "edited", "edge": "", "graph": "g"}
     calls = [
-        cy.get_meta("schema_version"), cy.set_meta("probe", "1"), cy.upsert_graph("g", "", "{}", 1, 1, ""),
+        cy.get_meta("schema_version"), cy.set_meta("probe", "1"), cy.upsert_graph("g", "", "{}", ""),
         cy.create_nodes(NodeType.STYLE, [row_n]), cy.update_nodes(NodeType.STYLE, [row_n]),
         cy.create_edges(EdgeType.FACT, NodeType.STYLE, NodeType.STYLE, [row_e]),
         cy.update_edges(EdgeType.FACT, NodeType.STYLE, NodeType.STYLE, [row_e]),
@@ -250,7 +276,11 @@ def test_every_builder_runs_on_the_real_database(store):
         cy.list_runs("g"), cy.list_runs(None), cy.get_run("r"), cy.run_targets("r"), cy.run_metrics("r"),
         cy.subclass_effects(NodeType.ABSTRACT_STYLE, key), cy.last_edit_effects(NodeType.ABSTRACT_STYLE, key),
         cy.shared_parent_styles(NodeType.ABSTRACT_STYLE, key), cy.weak_edits(0.5, "neighbourhood"),
-        cy.subclass_run_metrics("i", "g", "r"),
+        cy.subclass_run_metrics("i", "g", "r"), cy.list_graph_heads(), cy.count_nodes(NodeType.STYLE),
+        cy.count_edges(EdgeType.FACT), cy.stray_nodes(NodeType.STYLE), cy.stray_edges(EdgeType.FACT),
+        cy.count_run_links(NodeType.STYLE, ["k"]), cy.latest_run_on_subclasses(NodeType.ABSTRACT_STYLE, key),
+        cy.run_on_subclasses(NodeType.ABSTRACT_STYLE, key, "r"),
+        cy.common_parents(NodeType.STYLE, key, NodeType.STYLE, key),
         cy.delete_edges_by_key(EdgeType.FACT, ["k"]), cy.delete_nodes_by_key(NodeType.STYLE, ["k"]),
         cy.delete_runs("g"), cy.delete_nodes(NodeType.STYLE, "g"), cy.delete_graph("g"),
     ]

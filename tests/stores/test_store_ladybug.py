@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from stylekg.errors import StoreError
-from stylekg.kg.stores import cypher_ladybug, default_store_path, open_store
+from stylekg.kg.stores import SCHEMA_VERSION, cypher_ladybug, default_store_path, open_store
 from stylekg.kg.stores import ladybug as ladybug_store
 from stylekg.kg.stores.ladybug import LadybugStore
 
@@ -62,17 +62,35 @@ def test_schema_migration_hook_runs_once(tmp_path, monkeypatch):
     path = tmp_path / "graph.lbug"
     with open_store(path) as store:
         store.save_graph(hierarchy())
-    monkeypatch.setattr(ladybug_store, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(cypher_ladybug.MIGRATIONS, 1, ("CREATE NODE TABLE MigrationProbe(k STRING PRIMARY KEY)",))
+    now = SCHEMA_VERSION
+    monkeypatch.setattr(ladybug_store, "SCHEMA_VERSION", now + 1)
+    monkeypatch.setitem(cypher_ladybug.MIGRATIONS, now, ("CREATE NODE TABLE MigrationProbe(k STRING PRIMARY KEY)",))
     with open_store(path) as store:
-        assert store.query(*cypher_ladybug.get_meta("schema_version")) == [{"value": "2"}]
+        assert store.query(*cypher_ladybug.get_meta("schema_version")) == [{"value": str(now + 1)}]
         assert store.query("CALL show_tables() WHERE name = 'MigrationProbe' RETURN name") == [{"name": "MigrationProbe"}]
         assert snapshot(store.load_graph(GRAPH)) == snapshot(hierarchy())
-    with open_store(path):  # already at v2: the migration (a plain CREATE) would fail if it ran again
+    with open_store(path):  # already upgraded: the migration (a plain CREATE) would fail if it ran again
         pass
-    monkeypatch.setattr(ladybug_store, "SCHEMA_VERSION", 1)
-    with pytest.raises(StoreError, match="schema v2, newer than this stylekg"):
+    monkeypatch.setattr(ladybug_store, "SCHEMA_VERSION", now)
+    with pytest.raises(StoreError, match=f"schema v{now + 1}, newer than this stylekg"):
         open_store(path)
+
+
+def test_v1_store_loses_its_stored_counts(tmp_path):
+    """Schema v1 kept node/edge counts on the Graph node (they went stale after --write); v2 derives them."""
+    path = tmp_path / "graph.lbug"
+    with open_store(path) as store:
+        store.save_graph(hierarchy())
+        store._write(lambda tx: [tx(q, {}) for q in (
+            "ALTER TABLE Graph ADD node_count INT64 DEFAULT 99", "ALTER TABLE Graph ADD edge_count INT64 DEFAULT 99")])
+        store._write(lambda tx: tx(*cypher_ladybug.set_meta("schema_version", "1")))
+    with open_store(path, read_only=True) as store:  # read-only: read as it is, upgrade nothing
+        assert store.list_graphs()[0]["nodes"] == 11
+        assert store.query(*cypher_ladybug.get_meta("schema_version")) == [{"value": "1"}]
+    with open_store(path) as store:
+        assert store.query(*cypher_ladybug.get_meta("schema_version")) == [{"value": str(SCHEMA_VERSION)}]
+        assert store.query("CALL table_info('Graph') WHERE name = 'node_count' RETURN name") == []
+        assert (store.list_graphs()[0]["nodes"], store.list_graphs()[0]["edges"]) == (11, 10)
 
 
 def test_bad_store_specs(tmp_path, monkeypatch):

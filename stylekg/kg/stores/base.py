@@ -7,7 +7,7 @@ Both stores hold the same schema, so the same Cypher returns the same rows on bo
   ``properties`` and ``annotations`` (JSON strings), ``prov_source``, ``prov_detail``;
 * one relationship type per :class:`~stylekg.kg.schema.EdgeType` with ``key``, ``id``, ``graph``,
   ``relation``, ``template``, ``weight``, ``properties``, ``annotations``, ``prov_source``, ``prov_detail``;
-* ``Graph {name, description, properties, node_count, edge_count, updated}``;
+* ``Graph {name, description, properties, updated}`` (its node and edge counts are derived, never stored);
 * ``Run {id, kind, method, model, graph, hparams_hash, created, version, status, params}`` linked to what it
   touched by ``TOUCHED {role, edge, graph}`` and to each measured node by ``MEASURED {name, value, role, edge}``
   (an edge target is linked through its source node, with the edge id in ``edge``);
@@ -18,11 +18,11 @@ Labels and types come only from the closed enums here and in the schema; values 
 
 from __future__ import annotations
 
-import json
 import logging
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from types import ModuleType
@@ -30,14 +30,23 @@ from typing import Any
 
 from ...errors import StoreError
 from ..graph import StyleGraph
-from ..schema import Edge, EdgeType, Node, NodeType, Provenance, RunRecord, TargetMetrics
+from ..schema import Edge, EdgeType, NodeType, RunRecord, TargetMetrics
+from .integrity import MERGE_HINT, new_problems, refuse, store_problems
+from .readonly import reject_unsafe
+from .rows import build_graph, dumps, edge_from_row, edge_row, loads, node_from_row, node_key, node_row
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # v2: Graph node/edge counts are derived, no longer stored
 MAX_DEPTH = 30  # upper bound of variable-length SUBCLASS_OF walks (LadybugDB needs one)
 BATCH = 2000  # rows per UNWIND statement
 NEUTRAL_METRIC = "neighbourhood"
+
+__all__ = [
+    "BATCH", "MAX_DEPTH", "NEUTRAL_METRIC", "SCHEMA_VERSION", "GraphStore", "SaveReport", "StoreLabel", "StoreRel",
+    "Tx", "chunks", "chunks_of", "dumps", "edge_from_row", "edge_row", "loads", "node_from_row", "node_key",
+    "node_row", "now_iso",
+]
 
 
 class StoreLabel(str, Enum):
@@ -59,81 +68,8 @@ Tx = Callable[[str, dict[str, Any]], list[dict[str, Any]]]
 """Runs one statement inside the open write transaction and returns its rows."""
 
 
-def node_key(graph: str, node_id: str) -> str:
-    """The store-wide unique key of a node (ids never contain ``@``: they are typed slugs)."""
-    return f"{node_id}@{graph}"
-
-
-def dumps(value: dict[str, Any]) -> str:
-    """Dict properties are stored as JSON strings (both stores, one encoding)."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
-
-
-def loads(text: str | None) -> dict[str, Any]:
-    return json.loads(text) if text else {}
-
-
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def node_row(graph: str, node: Node) -> dict[str, Any]:
-    return {
-        "key": node_key(graph, node.id),
-        "id": node.id,
-        "graph": graph,
-        "type": node.type.value,
-        "name": str(node.name),
-        "description": str(node.description),
-        "properties": dumps(node.properties),
-        "annotations": dumps(node.annotations),
-        "prov_source": str(node.provenance.source),
-        "prov_detail": str(node.provenance.detail),
-    }
-
-
-def edge_row(graph: str, edge: Edge) -> dict[str, Any]:
-    return {
-        "key": node_key(graph, edge.id),
-        "id": edge.id,
-        "graph": graph,
-        "src": node_key(graph, edge.source),
-        "dst": node_key(graph, edge.target),
-        "relation": str(edge.relation),
-        "template": str(edge.template),
-        "weight": float(edge.weight),  # a bad value raises here, mid-transaction
-        "properties": dumps(edge.properties),
-        "annotations": dumps(edge.annotations),
-        "prov_source": str(edge.provenance.source),
-        "prov_detail": str(edge.provenance.detail),
-    }
-
-
-def node_from_row(row: dict[str, Any]) -> Node:
-    return Node(
-        type=NodeType(row["type"]),
-        name=row["name"],
-        description=row["description"] or "",
-        properties=loads(row["properties"]),
-        provenance=Provenance(row["prov_source"] or "user", row["prov_detail"] or ""),
-        annotations=loads(row["annotations"]),
-        id=row["id"],
-    )
-
-
-def edge_from_row(row: dict[str, Any]) -> Edge:
-    return Edge(
-        type=EdgeType(row["type"]),
-        source=row["source"],
-        target=row["target"],
-        relation=row["relation"] or "",
-        template=row["template"] or "",
-        weight=float(row["weight"]),
-        properties=loads(row["properties"]),
-        provenance=Provenance(row["prov_source"] or "user", row["prov_detail"] or ""),
-        annotations=loads(row["annotations"]),
-        id=row["id"],
-    )
 
 
 def chunks(rows: list[dict[str, Any]], size: int | None = None) -> Iterator[list[dict[str, Any]]]:
@@ -148,15 +84,49 @@ def chunks_of(items: list[str], size: int | None = None) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
+@dataclass
+class SaveReport:
+    """What :meth:`GraphStore.save_graph` did to the stored graph ``graph`` (``nodes``/``edges``: its size after).
+
+    An upsert only creates and updates; ``deleted_*`` (ids) are filled only by ``replace``, with
+    ``lost_run_links``: the links of earlier runs (``TOUCHED``/``MEASURED``) that went with the deleted nodes."""
+
+    graph: str
+    nodes: int
+    edges: int
+    created_nodes: int = 0
+    updated_nodes: int = 0
+    created_edges: int = 0
+    updated_edges: int = 0
+    deleted_nodes: list[str] = field(default_factory=list)
+    deleted_edges: list[str] = field(default_factory=list)
+    lost_run_links: int = 0
+    replace: bool = False
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _DryRun(Exception):
+    """Raised inside a dry-run save so that its transaction rolls back; carries the report."""
+
+    def __init__(self, report: SaveReport) -> None:
+        super().__init__("dry run")
+        self.report = report
+
+
 class GraphStore(ABC):
     """A graph database holding style graphs and the runs written back to them.
 
     Stores are context managers; whoever opens one closes it. Every write runs in one transaction: if it
-    fails half-way the store is left exactly as it was and a :class:`StoreError` is raised.
+    fails half-way the store is left exactly as it was and a :class:`StoreError` is raised. A store opened
+    ``read_only`` refuses every write before it reaches the database.
     """
 
     cypher: ModuleType  # the store's Cypher module (same builder names on both stores)
     location: str  # where the data lives, for messages
+    read_only: bool = False
 
     # ---- what each store implements -----------------------------------------------------
     @abstractmethod
@@ -168,12 +138,17 @@ class GraphStore(ABC):
         """Run one read-only statement."""
 
     @abstractmethod
-    def close(self) -> None:
-        """Release the connection (idempotent)."""
+    def _read_user(self, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run a user's statement (already checked by :func:`~.readonly.reject_unsafe`) so that it cannot write;
+        rows as plain dicts."""
 
     @abstractmethod
-    def query(self, cypher: str, params: dict[str, Any] | None = None, write: bool = False) -> list[dict[str, Any]]:
-        """Run user Cypher with ``$parameters``; read-only unless ``write=True``. Rows as plain dicts."""
+    def _plain_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows of a user's statement as plain dicts (graph objects as properties plus ``_label``)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection (idempotent)."""
 
     def __enter__(self) -> GraphStore:
         return self
@@ -184,64 +159,140 @@ class GraphStore(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.location!r})"
 
+    # ---- user Cypher ---------------------------------------------------------------------
+    def query(self, cypher: str, params: dict[str, Any] | None = None, write: bool = False) -> list[dict[str, Any]]:
+        """Run user Cypher with ``$parameters``; rows as plain dicts.
+
+        Read-only unless ``write``: the statement is checked (:mod:`.readonly`: no writes, files, settings or
+        procedures outside a short allow-list) and run so that the database itself cannot write. With ``write``
+        it runs in one transaction that is validated before it commits (:mod:`.integrity`): a statement that
+        breaks a graph (an ``AbstractStyle → Style`` ``SUBCLASS_OF``, a cycle, an edge without a weight) is
+        rolled back with a :class:`StoreError` naming what it broke."""
+        params = dict(params or {})
+        if not write:
+            reject_unsafe(cypher)
+            return self._read_user(cypher, params)
+        reject_unsafe(cypher, write=True)
+
+        def work(tx: Tx) -> list[dict[str, Any]]:
+            before = store_problems(tx, self.cypher)
+            rows = tx(cypher, params)
+            broken = new_problems(before, store_problems(tx, self.cypher))
+            if broken:
+                refuse("the --write query", broken)
+            return rows
+
+        return self._plain_rows(self._guard("running a --write query", work))
+
     # ---- graphs --------------------------------------------------------------------------
-    def save_graph(self, graph: StyleGraph, *, prune: bool = True) -> dict[str, int]:
-        """Upsert a graph (idempotent). With ``prune`` nodes/edges no longer in it are removed, so
-        :meth:`load_graph` returns exactly ``graph``. Runs are never touched except links to pruned nodes."""
-        cy, name = self.cypher, graph.name
+    def save_graph(self, graph: StyleGraph, *, name: str | None = None, replace: bool = False,
+                   dry_run: bool = False) -> SaveReport:
+        """Save ``graph`` as the stored graph ``name`` (default: ``graph.name``) and say what changed.
+
+        By default an upsert: new nodes and edges are created, changed ones updated in place (so the links of
+        earlier runs stay), and nothing is ever deleted: nodes another source added (an LLM decomposition, a
+        merged file) and everything a run measured survive. The merged result must still be a valid graph,
+        else nothing is written. With ``replace`` the stored graph becomes exactly ``graph``: nodes and edges
+        missing from it are deleted (with the links of runs to them) and listed in the report. With ``dry_run``
+        the report is computed and the transaction rolled back."""
+        cy, target = self.cypher, name or graph.name
+        if not target or not target.strip():
+            raise StoreError("a stored graph needs a name", hint="pass one, e.g. --graph my-styles")
         nodes = sorted(graph.nodes(), key=lambda n: n.id)
         edges = sorted(graph.edges(), key=lambda e: e.id)
         types = {n.id: n.type for n in nodes}
 
-        def work(tx: Tx) -> dict[str, int]:
-            tx(*cy.upsert_graph(name, graph.description, dumps(graph.properties), len(nodes), len(edges), now_iso()))
+        def work(tx: Tx) -> SaveReport:
+            head = tx(*cy.get_graph(target))
+            merging = bool(head) and not replace
+            report = SaveReport(target, 0, 0, replace=replace, dry_run=dry_run)
+            # 1. compare with what is stored (reads only): what to create, update, and (replace) delete
+            node_plan: dict[NodeType, tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]] = {}
             for label in NodeType:
-                group = [n for n in nodes if n.type is label]
-                stored = {r["key"]: r for r in tx(*cy.node_keys(label, name))}
-                rows = [node_row(name, n) for n in group]
+                stored = {r["key"]: r for r in tx(*cy.node_keys(label, target))}
+                rows = [node_row(target, n) for n in nodes if n.type is label]
                 new = [r for r in rows if r["key"] not in stored]
                 old = [r for r in rows if r["key"] in stored and stored[r["key"]] != r]  # unchanged rows: no write
-                for batch in chunks(new):
-                    tx(*cy.create_nodes(label, batch))
-                for batch in chunks(old):
-                    tx(*cy.update_nodes(label, batch))
-                if prune:
-                    gone = sorted(set(stored) - {r["key"] for r in rows})
-                    for keys in chunks_of(gone):
-                        tx(*cy.delete_nodes_by_key(label, keys))
+                gone = sorted(set(stored) - {r["key"] for r in rows})
+                node_plan[label] = (new, old, gone)
+                report.created_nodes += len(new)
+                report.updated_nodes += len(old)
+                report.nodes += len(rows) + (0 if replace else len(gone))
+                if replace:
+                    report.deleted_nodes += [stored[k]["id"] for k in gone]
+            edge_plan: list[tuple[EdgeType, NodeType, NodeType, list[dict[str, Any]], list[dict[str, Any]]]] = []
+            edge_gone: dict[EdgeType, list[str]] = {}
             for etype in EdgeType:
-                stored = {r["key"]: r for r in tx(*cy.edge_keys(etype, name))}
+                stored = {r["key"]: r for r in tx(*cy.edge_keys(etype, target))}
                 by_ends: dict[tuple[NodeType, NodeType], list[Edge]] = defaultdict(list)
                 for edge in edges:
                     if edge.type is etype:
                         by_ends[(types[edge.source], types[edge.target])].append(edge)
+                wanted: set[str] = set()
                 for (src, dst), group in by_ends.items():
-                    rows = [edge_row(name, e) for e in group]  # a bad value raises here, mid-transaction
-                    for build, part in ((cy.create_edges, [r for r in rows if r["key"] not in stored]),
-                                        (cy.update_edges, [r for r in rows if r["key"] in stored and stored[r["key"]] != r])):
-                        for batch in chunks(part):
-                            got = tx(*build(etype, src, dst, batch))[0]["n"]
-                            if got != len(batch):
-                                raise StoreError(f"{etype.value} edges of graph {name!r}: {len(batch) - got} lost their endpoints")
-                if prune:
-                    gone = sorted(set(stored) - {node_key(name, e.id) for e in edges if e.type is etype})
-                    for keys in chunks_of(gone):
-                        tx(*cy.delete_edges_by_key(etype, keys))
-            return {"nodes": len(nodes), "edges": len(edges)}
+                    rows = [edge_row(target, e) for e in group]  # a bad value raises here, mid-transaction
+                    wanted |= {r["key"] for r in rows}
+                    new = [r for r in rows if r["key"] not in stored]
+                    old = [r for r in rows if r["key"] in stored and stored[r["key"]] != r]
+                    edge_plan.append((etype, src, dst, new, old))
+                    report.created_edges += len(new)
+                    report.updated_edges += len(old)
+                gone = sorted(set(stored) - wanted)
+                report.edges += len(wanted) + (0 if replace else len(gone))
+                if replace and gone:
+                    edge_gone[etype] = gone
+                    report.deleted_edges += [stored[k]["id"] for k in gone]
+            changes = report.created_nodes + report.updated_nodes + report.created_edges + report.updated_edges
+            check = merging and changes > 0  # a merge can break what each side alone kept valid (a cycle, say)
+            before = store_problems(tx, cy, [target]) if check else {}  # what was broken already stays allowed
+            # 2. write: the header, nodes, edges, then (replace) what goes, edges before their nodes
+            description, properties = graph.description, dict(graph.properties)
+            if merging:  # merge the header: keep what the incoming graph does not say
+                properties = {**loads(head[0]["properties"]), **properties}
+                description = description or head[0]["description"] or ""
+            tx(*cy.upsert_graph(target, description, dumps(properties), now_iso()))
+            for label, (new, old, _) in node_plan.items():
+                for batch in chunks(new):
+                    tx(*cy.create_nodes(label, batch))
+                for batch in chunks(old):
+                    tx(*cy.update_nodes(label, batch))
+            for etype, src, dst, new, old in edge_plan:
+                for build, part in ((cy.create_edges, new), (cy.update_edges, old)):
+                    for batch in chunks(part):
+                        got = tx(*build(etype, src, dst, batch))[0]["n"]
+                        if got != len(batch):
+                            raise StoreError(f"{etype.value} edges of graph {target!r}: {len(batch) - got} lost "
+                                             "their endpoints (a node id is stored under another type?)")
+            for etype, gone in edge_gone.items():
+                for keys in chunks_of(gone):
+                    tx(*cy.delete_edges_by_key(etype, keys))
+            for label, (_, _, gone) in node_plan.items():
+                for keys in chunks_of(gone if replace else []):
+                    report.lost_run_links += int(tx(*cy.count_run_links(label, keys))[0]["n"])
+                    tx(*cy.delete_nodes_by_key(label, keys))
+            if check:
+                broken = new_problems(before, store_problems(tx, cy, [target]))
+                if broken:
+                    refuse(f"merging into graph {target!r}", broken, MERGE_HINT)
+            if dry_run:
+                raise _DryRun(report)
+            return report
 
-        return self._guard(f"saving graph {name!r}", work)
+        try:
+            return self._guard(f"saving graph {target!r}", work)
+        except _DryRun as done:
+            return done.report
 
     def load_graph(self, name: str) -> StyleGraph:
-        """The graph exactly as saved (nodes, edges, properties, provenance, annotations)."""
+        """The graph exactly as saved (nodes, edges, properties, provenance, annotations).
+
+        A graph another client broke (an edge without a weight, a hierarchy edge between the wrong types, a
+        cycle) gives one :class:`StoreError` naming the culprit."""
         head = self._read(*self.cypher.get_graph(name))
         if not head:
             known = ", ".join(g["name"] for g in self.list_graphs()) or "none"
             raise StoreError(f"no graph {name!r} in {self.location}", hint=f"stored graphs: {known}")
-        graph = StyleGraph(name=name, description=head[0]["description"] or "", properties=loads(head[0]["properties"]))
-        nodes = [node_from_row(r) for label in NodeType for r in self._read(*self.cypher.graph_nodes(label, name))]
-        edges = [edge_from_row(r) for et in EdgeType for r in self._read(*self.cypher.graph_edges(et, name))]
-        graph.add_all(nodes, edges)
-        return graph
+        return build_graph(self._read, self.cypher, name, head[0])
 
     def load_subgraph(self, name: str, root: str, depth: int = 1) -> StyleGraph:
         """Nodes within ``depth`` hops of ``root`` (id or name, any edge direction) and the edges among them."""
@@ -258,8 +309,19 @@ class GraphStore(ABC):
         return sub
 
     def list_graphs(self) -> list[dict[str, Any]]:
-        """One row per stored graph: name, description, nodes, edges, runs, updated."""
-        return self._read(*self.cypher.list_graphs())
+        """One row per stored graph: name, description, nodes, edges, runs, updated. The counts are derived from
+        what is stored now (never kept on the ``Graph`` node, so they cannot go stale)."""
+        rows = self._read(*self.cypher.list_graphs())
+        nodes: dict[str, int] = defaultdict(int)
+        edges: dict[str, int] = defaultdict(int)
+        for label in NodeType:
+            for r in self._read(*self.cypher.count_nodes(label)):
+                nodes[r["graph"]] += int(r["n"])
+        for etype in EdgeType:
+            for r in self._read(*self.cypher.count_edges(etype)):
+                edges[r["graph"]] += int(r["n"])
+        return [{"name": r["name"], "description": r["description"], "nodes": nodes[r["name"]],
+                 "edges": edges[r["name"]], "runs": r["runs"], "updated": r["updated"]} for r in rows]
 
     def delete_graph(self, name: str) -> bool:
         """Delete a graph, its nodes and edges and its runs. Returns whether it existed."""
@@ -282,7 +344,7 @@ class GraphStore(ABC):
         Runs are never overwritten: writing an existing run id raises and changes nothing."""
         if not self._read(*self.cypher.get_graph(run.graph)):
             raise StoreError(f"run {run.id!r} refers to graph {run.graph!r}, which is not in {self.location}",
-                             hint=f"save it first: stylekg kg save {run.graph}")
+                             hint=f"save it first: stylekg kg save FILE --graph {run.graph}")
         cy, g = self.cypher, run.graph
 
         def work(tx: Tx) -> None:
@@ -344,10 +406,14 @@ class GraphStore(ABC):
 
     # ---- helpers -------------------------------------------------------------------------
     def _guard(self, what: str, work: Callable[[Tx], Any]) -> Any:
+        if self.read_only:
+            raise StoreError(f"{what}: {self.location} was opened read-only",
+                             hint="run a command that writes (kg save, query --write) to change the store")
         try:
             return self._write(work)
         except StoreError as exc:
-            raise StoreError(f"{what} in {self.location} failed, nothing was written: {exc}", hint=exc.hint) from exc
+            message = exc.args[0] if exc.args else str(exc)
+            raise StoreError(f"{what} in {self.location} failed, nothing was written: {message}", hint=exc.hint) from exc
         except (ValueError, TypeError) as exc:
             raise StoreError(f"{what} in {self.location} failed on a bad value, nothing was written: {exc}") from exc
 

@@ -32,12 +32,12 @@ def get_meta(name: str) -> Q:
 def set_meta(name: str, value: str) -> Q:
     return f"MERGE (m:{StoreLabel.META.value} {{name: $name}}) SET m.value = $value", {"name": name, "value": value}
 
-def upsert_graph(name: str, description: str, properties: str, nodes: int, edges: int, updated: str) -> Q:
+def upsert_graph(name: str, description: str, properties: str, updated: str) -> Q:
+    """The ``Graph`` node (its sizes are never stored: :func:`count_nodes` / :func:`count_edges` derive them)."""
     return (
         f"MERGE (g:{StoreLabel.GRAPH.value} {{name: $name}}) SET g.description = $description, "
-        "g.properties = $properties, g.node_count = $nodes, g.edge_count = $edges, g.updated = $updated",
-        {"name": name, "description": description, "properties": properties, "nodes": nodes, "edges": edges,
-         "updated": updated},
+        "g.properties = $properties, g.updated = $updated",
+        {"name": name, "description": description, "properties": properties, "updated": updated},
     )
 
 # stored properties of a node / an edge (``key`` first: it identifies the row and is never SET)
@@ -135,11 +135,54 @@ def neighbourhood(key: str, depth: int) -> Q:
     )
 
 def list_graphs() -> Q:
+    """Stored graphs with their number of runs (sizes: :func:`count_nodes`, :func:`count_edges`)."""
     return (
         f"MATCH (g:{StoreLabel.GRAPH.value}) OPTIONAL MATCH (r:{StoreLabel.RUN.value}) WHERE r.graph = g.name "
-        "RETURN g.name AS name, g.description AS description, g.node_count AS nodes, g.edge_count AS edges, "
-        "count(r) AS runs, g.updated AS updated ORDER BY name",
+        "RETURN g.name AS name, g.description AS description, count(r) AS runs, g.updated AS updated ORDER BY name",
         {},
+    )
+
+def list_graph_heads() -> Q:
+    """Every ``Graph`` row as :func:`get_graph` returns one."""
+    return (
+        f"MATCH (g:{StoreLabel.GRAPH.value}) "
+        "RETURN g.name AS name, g.description AS description, g.properties AS properties ORDER BY name",
+        {},
+    )
+
+def count_nodes(label: NodeType) -> Q:
+    """Nodes with this label per graph: rows ``{graph, n}``."""
+    return f"MATCH (n:{_n(label)}) RETURN n.graph AS graph, count(*) AS n", {}
+
+def count_edges(etype: EdgeType) -> Q:
+    """Edges of this type per graph: rows ``{graph, n}``."""
+    return f"MATCH ()-[e:{_e(etype)}]->() RETURN e.graph AS graph, count(*) AS n", {}
+
+def stray_nodes(label: NodeType) -> Q:
+    """Nodes with this label whose identity is broken: no id/graph/name, a key other than ``id@graph``, or a
+    ``type`` other than the label (what a careless ``--write`` leaves behind); at most 5."""
+    return (
+        f"MATCH (n:{_n(label)}) WHERE n.id IS NULL OR n.graph IS NULL OR n.key IS NULL OR n.name IS NULL "
+        "OR n.name = '' OR n.key <> n.id + '@' + n.graph OR n.type IS NULL OR n.type <> $type "
+        "RETURN n.key AS key, n.id AS id, n.graph AS graph LIMIT 5",
+        {"type": _n(label)},
+    )
+
+def stray_edges(etype: EdgeType) -> Q:
+    """Edges of this type whose identity is broken (no id/graph, key other than ``id@graph``) or that join
+    nodes of another graph; at most 5."""
+    return (
+        f"MATCH (a)-[e:{_e(etype)}]->(b) WHERE e.id IS NULL OR e.graph IS NULL OR e.key IS NULL "
+        "OR e.key <> e.id + '@' + e.graph OR a.graph IS NULL OR b.graph IS NULL OR a.graph <> e.graph "
+        "OR b.graph <> e.graph RETURN e.key AS key, e.id AS id LIMIT 5",
+        {},
+    )
+
+def count_run_links(label: NodeType, keys: list[str]) -> Q:
+    """How many links of runs (``TOUCHED``, ``MEASURED``) point at the nodes ``keys``: rows ``[{n}]``."""
+    return (
+        f"UNWIND $keys AS k MATCH (r:{StoreLabel.RUN.value})-[l]->(n:{_n(label)} {{key: k}}) RETURN count(l) AS n",
+        {"keys": keys},
     )
 
 def delete_runs(graph: str) -> Q:
@@ -300,6 +343,43 @@ class Dialect:
             {"key": key, "kind": kind},
         )
 
+    def latest_run_on_subclasses(self, label: NodeType, key: str, kind: str = "edit") -> Q:
+        """The newest run of ``kind`` that measured a subclass (any depth) of the node ``key``: ``[{id, kind,
+        method, created}]`` or none."""
+        return (
+            f"MATCH {self.subclass_walk('(c)', f'(p:{_n(label)})', 1)} WHERE p.key = $key WITH DISTINCT c "
+            f"MATCH (r:{StoreLabel.RUN.value})-[:{StoreRel.MEASURED.value}]->(c) WHERE r.kind = $kind "
+            "RETURN DISTINCT r.id AS id, r.kind AS kind, r.method AS method, r.created AS created "
+            "ORDER BY created DESC, id DESC LIMIT 1",
+            {"key": key, "kind": kind},
+        )
+
+    def run_on_subclasses(self, label: NodeType, key: str, run_id: str) -> Q:
+        """The run ``run_id``'s node-level metrics on every subclass (any depth) of the node ``key``: rows
+        ``{id, name, depth, metric, value}``, nearest first (metrics of single edges are left out)."""
+        return (
+            f"MATCH {self.subclass_walk('(c)', f'(p:{_n(label)})', 1)} WHERE p.key = $key "
+            f"WITH c, min(length({_HOPS})) AS depth "
+            f"MATCH (r:{StoreLabel.RUN.value})-[m:{StoreRel.MEASURED.value}]->(c) "
+            "WHERE r.id = $run AND (m.edge IS NULL OR m.edge = '') "
+            "RETURN c.id AS id, c.name AS name, depth, m.name AS metric, m.value AS value "
+            "ORDER BY depth, id, metric",
+            {"key": key, "run": run_id},
+        )
+
+    def common_parents(self, label_a: NodeType, key_a: str, label_b: NodeType, key_b: str) -> Q:
+        """Abstract styles both nodes reach through ``SUBCLASS_OF`` (any depth): rows ``{id, name, depth_a,
+        depth_b}``, nearest to both first."""
+        parent = f"(p:{NodeType.ABSTRACT_STYLE.value})"
+        return (
+            f"MATCH {self.subclass_walk(f'(a:{_n(label_a)})', parent, 1)} WHERE a.key = $a "
+            f"WITH p, min(length({_HOPS})) AS depth_a "
+            f"MATCH {self.subclass_walk(f'(b:{_n(label_b)})', '(p)', 1)} WHERE b.key = $b "
+            f"WITH p, depth_a, min(length({_HOPS})) AS depth_b "
+            "RETURN p.id AS id, p.name AS name, depth_a, depth_b ORDER BY depth_a + depth_b, id",
+            {"a": key_a, "b": key_b},
+        )
+
     def shared_parent_styles(self, label: NodeType, key: str) -> Q:
         """Concrete styles under an abstract parent at any depth, nearest first."""
         return (
@@ -313,7 +393,8 @@ __all__ = [
     "Q", "Dialect", "SUBCLASS_METRICS",
     "get_meta", "set_meta", "upsert_graph", "node_keys", "edge_keys", "create_nodes", "update_nodes", "create_edges",
     "update_edges", "delete_nodes_by_key", "delete_edges_by_key", "get_graph", "graph_nodes", "graph_edges",
-    "neighbourhood", "list_graphs", "delete_runs", "delete_nodes", "delete_graph", "create_run", "find_nodes",
-    "find_edges", "link_touched", "link_measured", "list_runs", "get_run", "run_targets", "run_metrics", "weak_edits",
-    "subclass_run_metrics",
+    "neighbourhood", "list_graphs", "list_graph_heads", "count_nodes", "count_edges", "stray_nodes", "stray_edges",
+    "count_run_links", "delete_runs", "delete_nodes", "delete_graph", "create_run", "find_nodes",
+    "find_edges", "link_touched", "link_measured", "list_runs", "get_run", "run_targets", "run_metrics",
+    "weak_edits", "subclass_run_metrics",
 ]

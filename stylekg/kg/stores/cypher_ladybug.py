@@ -18,6 +18,9 @@ find_node = DIALECT.find_node
 subclass_effects = DIALECT.subclass_effects
 last_edit_effects = DIALECT.last_edit_effects
 shared_parent_styles = DIALECT.shared_parent_styles
+latest_run_on_subclasses = DIALECT.latest_run_on_subclasses
+run_on_subclasses = DIALECT.run_on_subclasses
+common_parents = DIALECT.common_parents
 
 
 _NODE_COLS = "key STRING PRIMARY KEY, id STRING, graph STRING, type STRING, name STRING, description STRING, " \
@@ -25,8 +28,10 @@ _NODE_COLS = "key STRING PRIMARY KEY, id STRING, graph STRING, type STRING, name
 _EDGE_COLS = "key STRING, id STRING, graph STRING, relation STRING, template STRING, weight DOUBLE, " \
              "properties STRING, annotations STRING, prov_source STRING, prov_detail STRING"
 
-# schema version → statements upgrading it to version + 1 (the migration hook; none needed yet)
-MIGRATIONS: dict[int, tuple[str, ...]] = {}
+# schema version → statements upgrading it to version + 1
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (f"ALTER TABLE {StoreLabel.GRAPH.value} DROP node_count", f"ALTER TABLE {StoreLabel.GRAPH.value} DROP edge_count"),
+}
 
 META_TABLE_EXISTS: Q = ("CALL show_tables() WHERE name = $name RETURN name", {"name": StoreLabel.META.value})
 
@@ -36,7 +41,7 @@ def schema_statements() -> list[str]:
     stmts = [f"CREATE NODE TABLE IF NOT EXISTS {t.value}({_NODE_COLS})" for t in NodeType]
     stmts += [
         f"CREATE NODE TABLE IF NOT EXISTS {StoreLabel.GRAPH.value}(name STRING PRIMARY KEY, description STRING, "
-        "properties STRING, node_count INT64, edge_count INT64, updated STRING)",
+        "properties STRING, updated STRING)",
         f"CREATE NODE TABLE IF NOT EXISTS {StoreLabel.RUN.value}(id STRING PRIMARY KEY, kind STRING, method STRING, "
         "model STRING, graph STRING, hparams_hash STRING, created STRING, version STRING, status STRING, params STRING)",
         f"CREATE NODE TABLE IF NOT EXISTS {StoreLabel.META.value}(name STRING PRIMARY KEY, value STRING)",

@@ -19,10 +19,15 @@ find_node = DIALECT.find_node
 subclass_effects = DIALECT.subclass_effects
 last_edit_effects = DIALECT.last_edit_effects
 shared_parent_styles = DIALECT.shared_parent_styles
+latest_run_on_subclasses = DIALECT.latest_run_on_subclasses
+run_on_subclasses = DIALECT.run_on_subclasses
+common_parents = DIALECT.common_parents
 
 
-# schema version → statements upgrading it to version + 1 (the migration hook; none needed yet)
-MIGRATIONS: dict[int, tuple[str, ...]] = {}
+# schema version → statements upgrading it to version + 1
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (f"MATCH (g:{StoreLabel.GRAPH.value}) REMOVE g.node_count, g.edge_count",),
+}
 
 
 def schema_statements() -> list[str]:

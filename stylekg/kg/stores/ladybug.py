@@ -3,6 +3,12 @@
 LadybugDB allows one read-write process per database file; a second process gets a :class:`StoreError`
 naming the file and the fix. The schema is created on first use and upgraded through
 :data:`cypher_ladybug.MIGRATIONS` using the version kept in the ``StyleKGMeta`` table.
+
+``read_only=True`` opens the file with LadybugDB's own read-only mode (``ladybug.Database(read_only=True)``):
+the database refuses every write, several read-only processes may share the file, and a missing file is an
+error instead of a new empty store. Read-only mode does **not** stop ``LOAD FROM`` (reading any file the process
+can read), ``COPY … TO`` (writing files), ``CALL`` settings or ``LOAD EXTENSION`` (running native code): those
+are refused by :mod:`.readonly` before the statement reaches the database.
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ import ladybug
 from ...errors import StoreError
 from . import cypher_ladybug
 from .base import SCHEMA_VERSION, GraphStore, Tx
-from .readonly import reject_writes
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +34,19 @@ class LadybugStore(GraphStore):
 
     cypher = cypher_ladybug
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path).expanduser()
         self.location = str(self.path)
+        self.read_only = read_only
         if self.path.is_dir():
             raise StoreError(f"{self.path} is a directory, not a LadybugDB file", hint=f"pass a file such as {self.path / 'graph.lbug'}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if read_only and not self.path.exists():
+            raise StoreError(f"there is no graph store at {self.path} yet",
+                             hint="save a graph first (stylekg kg save --library), or pass --store with an existing store")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = ladybug.Database(str(self.path))
+            self._db = ladybug.Database(str(self.path), read_only=read_only)
         except RuntimeError as exc:
             if "lock" in str(exc).lower():
                 raise StoreError(
@@ -45,7 +55,11 @@ class LadybugStore(GraphStore):
                 ) from None
             raise StoreError(f"cannot open LadybugDB store {self.path}: {exc}") from None
         self._conn: ladybug.Connection | None = ladybug.Connection(self._db)
-        self._ensure_schema()
+        try:
+            self._ensure_schema()
+        except BaseException:
+            self.close()
+            raise
 
     # ---- connection ----------------------------------------------------------------------
     def close(self) -> None:
@@ -88,24 +102,27 @@ class LadybugStore(GraphStore):
         except RuntimeError as exc:
             raise StoreError(f"LadybugDB query failed: {exc}") from None
 
-    def query(self, cypher: str, params: dict[str, Any] | None = None, write: bool = False) -> list[dict[str, Any]]:
-        """User Cypher. Read-only unless ``write``: write clauses are refused, and the statement runs in a
-        transaction that is always rolled back, so nothing it does can persist."""
-        params = dict(params or {})
-        if write:
-            rows = self._write(lambda tx: tx(cypher, params))
-            return [{k: _plain(v) for k, v in row.items()} for row in rows]
-        reject_writes(cypher)
+    def _read_user(self, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """On a read-only database the database refuses writes itself; on one opened for writing the statement
+        runs in a transaction that is always rolled back, so nothing it does can persist."""
+        if self.read_only:
+            return self._plain_rows(self._read(cypher, params))
         self._exec("BEGIN TRANSACTION", {})
         try:
-            return [{k: _plain(v) for k, v in row.items()} for row in self._exec(cypher, params)]
+            return self._plain_rows(self._exec(cypher, params))
         except RuntimeError as exc:
             raise StoreError(f"LadybugDB query failed: {exc}") from None
         finally:
             self._rollback()
 
+    def _plain_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: _plain(v) for k, v in row.items()} for row in rows]
+
     # ---- schema --------------------------------------------------------------------------
     def _ensure_schema(self) -> None:
+        if self.read_only:
+            self._check_schema_read_only()
+            return
         if not self._exec(*cypher_ladybug.META_TABLE_EXISTS):
             log.info("creating the stylekg schema (v%d) in %s", SCHEMA_VERSION, self.path)
 
@@ -135,6 +152,23 @@ class LadybugStore(GraphStore):
 
             self._write(migrate)
             version = target
+
+
+    def _check_schema_read_only(self) -> None:
+        """A read-only open creates and migrates nothing: it reads any schema version up to this stylekg's."""
+        if not self._exec(*cypher_ladybug.META_TABLE_EXISTS):
+            raise StoreError(f"{self.path} is not a stylekg graph store (no stylekg schema in it)",
+                             hint="pass --store with a store stylekg wrote, or save a graph into this one first")
+        rows = self._exec(*cypher_ladybug.get_meta("schema_version"))
+        version = int(rows[0]["value"]) if rows else 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has stylekg schema v{version}, newer than this stylekg (v{SCHEMA_VERSION})",
+                hint="upgrade stylekg, or pass --store with another path",
+            )
+        if version < SCHEMA_VERSION:
+            log.info("%s has schema v%d (current v%d); a command that writes will upgrade it", self.path, version,
+                     SCHEMA_VERSION)
 
 
 def _plain(value: Any) -> Any:

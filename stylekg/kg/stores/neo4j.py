@@ -3,6 +3,13 @@
 The caller owns the driver (``Neo4jStore(driver)``); :func:`stylekg.kg.stores.open_store` creates one from a
 URI and hands ownership to the store it returns. Uniqueness constraints and indexes are created on first use;
 writes are batched ``UNWIND $rows`` statements inside one managed write transaction; reads use READ routing.
+
+A user's read-only query runs in a READ transaction (``routing_=READ``, so the server's READ access mode): the
+server refuses writes and schema changes. A READ transaction can still read every graph of the database,
+``LOAD CSV`` from the server's import directory or from URLs the server can reach, call read-mode procedures
+(``dbms.*``, ``db.*``, plugins such as APOC) and run ``SHOW`` commands; :mod:`.readonly` refuses ``LOAD``, ``CALL``
+outside a short allow-list and plugin functions before the statement is sent. ``read_only=True`` opens the store
+without creating constraints or upgrading the schema, and refuses every write.
 """
 
 from __future__ import annotations
@@ -21,7 +28,6 @@ from neo4j.graph import Relationship as NeoRel
 from ...errors import StoreError
 from . import cypher_neo4j
 from .base import SCHEMA_VERSION, GraphStore, Tx
-from .readonly import reject_writes
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +37,12 @@ class Neo4jStore(GraphStore):
 
     cypher = cypher_neo4j
 
-    def __init__(self, driver: Driver, database: str | None = None, *, owns_driver: bool = False, location: str = "") -> None:
+    def __init__(self, driver: Driver, database: str | None = None, *, owns_driver: bool = False, location: str = "",
+                 read_only: bool = False) -> None:
         self._driver: Driver | None = driver
         self.database = database or None
         self._owns = owns_driver
+        self.read_only = read_only
         self.location = location or f"Neo4j database {self.database or '(default)'}"
         try:
             driver.verify_connectivity()
@@ -44,7 +52,11 @@ class Neo4jStore(GraphStore):
                 f"cannot reach {self.location}: {_msg(exc)}",
                 hint="check the URI, NEO4J_USERNAME/NEO4J_PASSWORD and that the server is running",
             ) from None
-        self._ensure_schema()
+        try:
+            self._ensure_schema()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         if self._driver is not None and self._owns:
@@ -77,18 +89,22 @@ class Neo4jStore(GraphStore):
             raise StoreError(f"Neo4j query failed: {_msg(exc)}") from None
         return [_plain_record(r) for r in records]
 
-    def query(self, cypher: str, params: dict[str, Any] | None = None, write: bool = False) -> list[dict[str, Any]]:
-        """User Cypher; read-only (refused lexically and by READ access mode on the server) unless ``write``."""
-        params = dict(params or {})
-        if write:
-            return self._write(lambda tx: tx(cypher, params))
-        reject_writes(cypher)
+    def _read_user(self, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """A READ transaction: the server refuses any write in it (see the module doc for what it still allows)."""
         return self._read(cypher, params)
+
+    def _plain_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return rows  # the transaction already made them plain
 
     # ---- schema --------------------------------------------------------------------------
     def _ensure_schema(self) -> None:
         rows = self._read(*cypher_neo4j.get_meta("schema_version"))
         version = int(rows[0]["value"]) if rows else None
+        if self.read_only:  # create and migrate nothing; an empty database reads as an empty store
+            if version is not None and version > SCHEMA_VERSION:
+                raise StoreError(f"{self.location} has stylekg schema v{version}, newer than this stylekg "
+                                 f"(v{SCHEMA_VERSION})", hint="upgrade stylekg")
+            return
         if version is None:
             log.info("creating stylekg constraints and indexes (schema v%d) in %s", SCHEMA_VERSION, self.location)
             self._schema(cypher_neo4j.schema_statements(), SCHEMA_VERSION)
