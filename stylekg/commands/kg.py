@@ -1,4 +1,5 @@
-"""``stylekg kg ...``: the built-in library, showing, decomposing, auto-expanding, export and import.
+"""``stylekg kg ...``: the built-in library, showing, decomposing, auto-expanding, export, import, adding to a
+graph (``kg add``) and a dry run of the edit requests (``kg requests``).
 
 ``kg_app`` is module-level so other command modules (e.g. graph stores) can add commands to it.
 """
@@ -12,23 +13,45 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from .common import JsonOpt, console, emit_json
+from rich.markup import escape
+
+from .common import JsonOpt, StoreOpt, console, emit_json, err_console
 
 kg_app = typer.Typer(help="Style graphs: library, show, decompose, auto, export, import.", no_args_is_help=True)
 
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="tree | json | turtle | jsonld | graphml")]
 ProviderOpt = Annotated[str, typer.Option("--provider", "-p", help="openai | local | library")]
-ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="LLM model (openai: served model name; local: registry name).")]
+ModelOpt = Annotated[str | None, typer.Option("--llm-model", "--model", "-m", help="LLM model (openai: served model name; local: registry name).")]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write the graph here (.json, .ttl, .jsonld, .graphml).")]
-GraphOpt = Annotated[Path | None, typer.Option("--graph", "-g", help="A graph file to use instead of the built-in library.")]
-RetriesOpt = Annotated[int, typer.Option("--retries", help="Re-asks after invalid LLM output.")]
+GraphOpt = Annotated[str | None, typer.Option(
+    "--graph", "-g", help="A graph file (.json, .ttl, .jsonld) or the name of a stored graph (see --store); "
+                          "default: the built-in library.")]
+ConflictOpt = Annotated[str, typer.Option(
+    "--on-conflict", help="refuse (list the conflicts, change nothing) | theirs (the file's values win) | "
+                          "ours (the graph's values stay)")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print what would be added and changed; write nothing.")]
+RetriesOpt = Annotated[int, typer.Option("--retries", help="Re-asks after invalid or truncated LLM output.")]
+MaxTokensOpt = Annotated[int | None, typer.Option(
+    "--max-tokens", help="openai: answer budget (default 2048); doubled on each re-ask after a truncated answer.")]
 
 
-def _base(graph_file: Path | None):
-    from ..kg.io import load_graph
+def _base(graph_ref: str | Path | None, store: str | None = None):
+    """The built-in library (no ``graph_ref``), a graph file, or a graph stored in ``store``."""
+    from ..errors import GraphError
+    from ..kg.io import SUFFIX_FORMATS, load_graph
     from ..kg.library import load_library
 
-    return load_graph(graph_file) if graph_file else load_library()
+    if not graph_ref:
+        return load_library()
+    path = Path(graph_ref)
+    if path.is_file():
+        return load_graph(path)
+    if path.suffix.lower() in SUFFIX_FORMATS or path.parent != Path("."):
+        raise GraphError(f"no graph file at {path}", hint="give an existing file, or the name of a stored graph")
+    from ..kg.stores import open_store
+
+    with open_store(store) as opened:
+        return opened.load_graph(str(graph_ref))
 
 
 @kg_app.command("library")
@@ -55,30 +78,44 @@ def library_cmd(json_out: JsonOpt = False) -> None:
     console.print(f"[dim]{stats['nodes']} nodes, {stats['edges']} edges[/]")
 
 
+def _parents(branch: Tree, graph, node_id: str, shown: set[str]) -> None:
+    """The SUBCLASS_OF DAG above ``node_id`` as nested branches: each parent its own branch (never one chain);
+    a parent reached again is named once more and marked, not expanded twice."""
+    from ..kg.schema import EdgeType
+
+    for parent in sorted((graph.node(e.target) for e in graph.out_edges(node_id, EdgeType.SUBCLASS_OF)),
+                         key=lambda n: n.name.lower()):
+        if parent.id in shown:
+            branch.add(f"{escape(parent.name)} [dim](shown above)[/]")
+            continue
+        shown.add(parent.id)
+        _parents(branch.add(escape(parent.name)), graph, parent.id, shown)
+
+
 def _tree(graph, node_id: str) -> Tree:
     from ..kg.inheritance import hierarchy
     from ..kg.schema import EdgeType
 
     h = hierarchy(graph)
     node = graph.node(node_id)
-    root = Tree(f"[bold]{node.name}[/] [dim]{node.type.value}[/]")
-    parents = [graph.node(a).name for a in sorted(h.ancestors(node_id), key=lambda a: (h.distances(node_id)[a], a))]
-    if parents:
-        root.add("[cyan]is a[/] " + " → ".join(parents))
+    root = Tree(f"[bold]{escape(node.name)}[/] [dim]{node.type.value}[/]")
+    if graph.out_edges(node_id, EdgeType.SUBCLASS_OF):
+        _parents(root.add("[cyan]is a[/]"), graph, node_id, set())
     aliases = graph.aliases_of(node_id)
     if aliases:
-        root.add("[cyan]aliases[/] " + ", ".join(aliases))
+        root.add("[cyan]aliases[/] " + escape(", ".join(aliases)))
     for trait in h.effective_traits(node_id):
         t = graph.node(trait.id)
-        via = "" if trait.distance == 0 else f" [dim](from {graph.node(trait.via).name})[/]"
-        branch = root.add(f"[green]trait[/] {t.name}{via}")
+        via = "" if trait.distance == 0 else f" [dim](from {escape(graph.node(trait.via).name)})[/]"
+        branch = root.add(f"[green]trait[/] {escape(t.name)}{via}")
         for e in graph.out_edges(t.id, EdgeType.EXPRESSED_BY):
             m = graph.node(e.target)
             neutral = [graph.node(n.target).name for n in graph.out_edges(m.id, EdgeType.NEUTRAL_FORM)]
-            arrow = f" [dim]→ {neutral[0]}[/]" if neutral else ""
-            branch.add(f"[yellow]{m.name!r}[/]{arrow}")
+            arrow = f" [dim]→ {escape(neutral[0])}[/]" if neutral else ""
+            branch.add(f"[yellow]{escape(repr(m.name))}[/]{arrow}")
     for e in graph.out_edges(node_id, EdgeType.FACT):
-        root.add(f"[magenta]fact[/] {e.template.replace('{}', node.name)} [bold]{graph.node(e.target).name}[/]")
+        fact = escape(e.template.replace('{}', node.name))
+        root.add(f"[magenta]fact[/] {fact} [bold]{escape(graph.node(e.target).name)}[/]")
     return root
 
 
@@ -105,8 +142,9 @@ def show(
     name: Annotated[str, typer.Argument(help="Style name, alias or id (e.g. 'Yoda', 'Yodda').")],
     fmt: FormatOpt = "tree",
     graph_file: GraphOpt = None,
+    store: StoreOpt = None,
 ) -> None:
-    """Print one style with its parents, traits, markers and facts."""
+    """Print one style with its parents (a DAG), traits, markers and facts."""
     from ..kg.inheritance import resolve_style
     from ..kg.subgraphs import neighbourhood, subgraph
     from ..kg.library import library_style
@@ -114,7 +152,7 @@ def show(
     if graph_file is None:
         graph = library_style(name)
     else:
-        full = _base(graph_file)
+        full = _base(graph_file, store)
         graph = subgraph(full, neighbourhood(full, resolve_style(full, name)))
     from ..kg.inheritance import resolve_style as _resolve
 
@@ -129,6 +167,7 @@ def decompose_cmd(
     out: OutOpt = None,
     graph_file: GraphOpt = None,
     retries: RetriesOpt = 2,
+    max_tokens: MaxTokensOpt = None,
     fmt: FormatOpt = "tree",
     json_out: JsonOpt = False,
 ) -> None:
@@ -137,7 +176,7 @@ def decompose_cmd(
     from ..kg.io import save_graph
     from ..kg.llm import decompose, make_client
 
-    client = make_client(provider, model, max_retries=retries)
+    client = make_client(provider, model, max_retries=retries, max_tokens=max_tokens)
     graph, result = decompose(subject, client, _base(graph_file))
     piece = subgraph(graph, neighbourhood(graph, result.style_id), name=subject)
     if out:
@@ -161,13 +200,14 @@ def auto_cmd(
     out: OutOpt = None,
     graph_file: GraphOpt = None,
     retries: RetriesOpt = 2,
+    max_tokens: MaxTokensOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Expand a wide subject into styles, decompose each, merge them into one graph."""
     from ..kg.io import save_graph
     from ..kg.llm import auto, make_client
 
-    client = make_client(provider, model, max_retries=retries)
+    client = make_client(provider, model, max_retries=retries, max_tokens=max_tokens)
     base = _base(graph_file)
     graph, result = auto(subject, client, base, n=n, progress=not json_out)
     if out:
@@ -204,32 +244,236 @@ def export_cmd(
     console.print(f"[green]wrote[/] {path} ({len(graph)} nodes, {graph.number_of_edges()} edges)")
 
 
+def _print_plan(plan, dry_run: bool) -> None:
+    """The merge diff (dry run), or every changed and kept field (a real merge); plain text, never markup."""
+    if dry_run:
+        lines = plan.diff() or ["(nothing to add or change)"]
+    else:
+        lines = [c.line() for c in plan.changes] + [f"= {a} is {b} here (same type and name)"
+                                                    for a, b in sorted(plan.matched.items())]
+    for line in lines:
+        typer.echo(line)
+
+
+def _untemplated(graph, only: set[str] | None = None) -> list[str]:
+    """Names of the traits (of ids ``only``) without a prompt template (their requests fall back to "{} often says")."""
+    from ..kg.schema import NodeType
+
+    return sorted(t.name for t in graph.nodes(NodeType.TRAIT)
+                  if (only is None or t.id in only) and "{}" not in str(t.properties.get("template") or ""))
+
+
+def _note_untemplated(names: list[str]) -> None:
+    if names:
+        err_console.print(escape(f"note: {len(names)} trait(s) have no template, so their prompts fall back to "
+                                 f"'{{}} often says' (docs/style-graphs.md): {', '.join(names)}"),
+                          highlight=False, soft_wrap=True)
+
+
+def _plan_summary(plan) -> dict:
+    return {"added_nodes": len(plan.added_nodes), "added_edges": len(plan.added_edges),
+            "changed": len(plan.applied_changes), **{k: v for k, v in plan.summary().items()
+                                                      if k not in ("added_nodes", "added_edges")}}
+
+
 @kg_app.command("import")
 def import_cmd(
     src: Annotated[Path, typer.Argument(help="A graph file (.json, .ttl, .jsonld).")],
     into: Annotated[Path | None, typer.Option("--into", help="Merge into this JSON graph file (atomically).")] = None,
     out: OutOpt = None,
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="Override the format.")] = None,
+    on_conflict: ConflictOpt = "refuse",
+    dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Read and validate a graph file; optionally merge it into another graph file or convert it."""
+    """Read and validate a graph file; optionally merge it into another graph file (entities matched by type and
+    name, conflicts refused and listed, every change reported) or convert it."""
     from ..kg.io import import_into, load_graph, save_graph
 
     graph = load_graph(src, fmt)
-    added: tuple[list[str], list[str]] = ([n.id for n in graph.nodes()], [e.id for e in graph.edges()])
+    summary = {"file": str(src), **graph.stats(), "into": str(into) if into else None, "dry_run": dry_run,
+               "traits_without_template": _untemplated(graph)}
+    if not json_out:
+        _note_untemplated(summary["traits_without_template"])
+    plan = None
     if into is not None:
         target = load_graph(into) if into.exists() else type(graph)(into.stem)
-        added = import_into(target, graph)
+        plan = import_into(target, graph, on_conflict=on_conflict, dry_run=True)
+        summary.update(_plan_summary(plan))
+        if dry_run or plan.conflicts:
+            if json_out:
+                emit_json(summary)
+            else:
+                _print_plan(plan, dry_run=True)
+            if plan.conflicts:
+                raise plan.error()
+            return
+        import_into(target, graph, on_conflict=on_conflict)
         save_graph(target, into)
+        summary["target"] = {"nodes": len(target), "edges": target.number_of_edges()}
         graph = target
-    if out:
+    if out and not dry_run:
         save_graph(graph, out)
-    summary = {"file": str(src), **graph.stats(), "added_nodes": len(added[0]), "added_edges": len(added[1])}
     if json_out:
         emit_json(summary)
-    else:
-        console.print(f"[green]valid[/] {src}: {len(graph)} nodes, {graph.number_of_edges()} edges"
-                      + (f"; merged into {into} (+{len(added[0])} nodes, +{len(added[1])} edges)" if into else ""))
+        return
+    console.print(f"[green]valid[/] {escape(str(src))}: {summary['nodes']} nodes, {summary['edges']} edges",
+                  highlight=False, soft_wrap=True)
+    if plan is not None:
+        console.print(f"merged into {escape(str(into))}: +{len(plan.added_nodes)} nodes, +{len(plan.added_edges)} "
+                      f"edges, {len(plan.applied_changes)} changed fields; it now holds {summary['target']['nodes']} "
+                      f"nodes, {summary['target']['edges']} edges", highlight=False, soft_wrap=True)
+        _print_plan(plan, dry_run=False)
+
+
+def _merge_into(work, other, on_conflict: str, json_out: bool):
+    """Merge ``other`` into ``work``; on a conflict print the whole diff (unless JSON) and raise listing them."""
+    from ..kg.merge import apply_merge
+
+    plan = work.merge(other, on_conflict=on_conflict, dry_run=True)
+    if plan.conflicts:
+        if not json_out:
+            _print_plan(plan, dry_run=True)
+        raise plan.error()
+    apply_merge(work, plan)
+    return plan
+
+
+def _target(into: str, store: str | None):
+    """(the graph ``--into`` names, a function saving it back): a graph file, else a graph in the store."""
+    from ..errors import GraphError
+    from ..kg.io import SUFFIX_FORMATS, load_graph, save_graph
+
+    path = Path(into)
+    if path.is_file():
+        return load_graph(path), lambda g: save_graph(g, path)
+    if path.suffix.lower() in SUFFIX_FORMATS or path.parent != Path("."):
+        raise GraphError(f"no graph file at {path}",
+                         hint="`stylekg kg export FILE` writes the library to start from, or name a stored graph")
+    from ..kg.stores import open_store
+
+    with open_store(store) as opened:
+        graph = opened.load_graph(into)
+
+    def save(g) -> None:
+        with open_store(store) as again:
+            again.save_graph(g)  # the stored graph plus the additions: nothing of it is missing
+
+    return graph, save
+
+
+@kg_app.command("add")
+def add_cmd(
+    patches: Annotated[list[Path] | None, typer.Argument(
+        help="Patch files: a stylekg graph file whose edges may name the target's nodes by id or name, or style "
+             "records (the library's shape); see docs/style-graphs.md.")] = None,
+    into: Annotated[str, typer.Option("--into", help="The graph to add to: a graph file, or the name of a stored "
+                                                     "graph (see --store).")] = "",
+    edge: Annotated[tuple[str, str, str] | None, typer.Option(
+        "--edge", metavar="TYPE SOURCE TARGET",
+        help="One edge, its ends by id or name, e.g. --edge SUBCLASS_OF 'Captain Jack Sparrow' Exaggeration.")] = None,
+    relation: Annotated[str, typer.Option("--relation", help="FACT --edge: the relation name.")] = "",
+    template: Annotated[str, typer.Option("--template", help="FACT --edge: the prompt template with {}.")] = "",
+    on_conflict: ConflictOpt = "refuse",
+    dry_run: DryRunOpt = False,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Add styles, nodes or one edge to an existing graph, validated against it (no stub nodes needed)."""
+    from ..errors import GraphError
+    from ..kg.graph import EDGE_RULES, StyleGraph
+    from ..kg.io import read_patch
+    from ..kg.schema import Edge, EdgeType, Provenance
+
+    if not into:
+        raise GraphError("kg add needs --into GRAPH", hint="a graph file, or the name of a stored graph")
+    if not patches and edge is None:
+        raise GraphError("nothing to add", hint="name patch files, or pass --edge TYPE SOURCE TARGET")
+    target, save = _target(into, store)
+    work = target.copy()
+    plans, untemplated = [], []
+    for patch_file in patches or []:
+        patch = read_patch(patch_file, work)
+        plans.append(_merge_into(work, patch, on_conflict, json_out))
+        untemplated += [t for t in _untemplated(patch, set(plans[-1].added_nodes)) if t not in untemplated]
+    if edge is not None:
+        kind, source, dest = edge
+        try:
+            etype = EdgeType(kind.strip().upper())
+        except ValueError:
+            raise GraphError(f"unknown edge type {kind!r}",
+                             hint=f"use one of {', '.join(t.value for t in EdgeType)}") from None
+        ends = [work.resolve(end, types, what="--edge end") for end, types in zip((source, dest), EDGE_RULES[etype])]
+        one = StyleGraph("--edge")
+        one.add_all([work.node(i) for i in ends], [Edge(etype, ends[0], ends[1], relation=relation, template=template,
+                                                         provenance=Provenance("user", "kg add"))])
+        plans.append(_merge_into(work, one, on_conflict, json_out))
+    added_nodes = [i for p in plans for i in p.added_nodes]
+    added_edges = [i for p in plans for i in p.added_edges]
+    changes = [c for p in plans for c in p.changes]
+    summary = {"into": into, "dry_run": dry_run, "added_nodes": added_nodes, "added_edges": added_edges,
+               "changes": [{"target": c.target, "field": c.field, "old": c.old, "new": c.new, "applied": c.applied}
+                           for c in changes],
+               "matched": {k: v for p in plans for k, v in p.matched.items()},
+               "nodes": len(work), "edges": work.number_of_edges(), "traits_without_template": untemplated}
+    if not json_out:
+        _note_untemplated(untemplated)
+    if not dry_run:
+        save(work)
+    if json_out:
+        emit_json(summary)
+        return
+    for plan in plans:
+        _print_plan(plan, dry_run=dry_run)
+    verb = "would add" if dry_run else "added"
+    console.print(f"{verb} {len(added_nodes)} nodes and {len(added_edges)} edges to {escape(into)}, "
+                  f"{sum(c.applied for c in changes)} changed fields"
+                  + ("" if dry_run else f"; it now holds {len(work)} nodes, {work.number_of_edges()} edges"),
+                  highlight=False, soft_wrap=True)
+
+
+@kg_app.command("requests")
+def requests_cmd(
+    node: Annotated[str, typer.Argument(help="A style, abstract style, trait or marker (name, alias or id), "
+                                             "or an edge id.")],
+    mode: Annotated[str, typer.Option("--mode", help="erase | replace | insert | relation")] = "erase",
+    propagate: Annotated[str, typer.Option("--propagate", help="none | explicit | implicit (abstract NODE)")] = "none",
+    new: Annotated[str | None, typer.Option("--new", help="New object (replace/insert).")] = None,
+    relation: Annotated[str | None, typer.Option("--relation-template", help="New prompt template (relation).")] = None,
+    inherited: Annotated[bool, typer.Option("--inherited", help="Also the markers a style inherits from its "
+                                                                "parents.")] = False,
+    graph_file: GraphOpt = None,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Print the edit requests NODE would make in a propagation mode, as JSON or a table; loads no model."""
+    from ..kg.propagation import request_plan
+
+    graph = _base(graph_file, store)
+    applied, probes = request_plan(graph, node, mode, propagate, new_target=new, relation_template=relation,
+                                   inherited=inherited)
+    rows = [_request_row(r, "probe") for group in probes.values() for r in group]
+    rows = [_request_row(r, "propagated" if r.meta.get("propagated_from") else "edited") for r in applied] + rows
+    if json_out:
+        emit_json({"graph": graph.name, "node": node, "mode": mode, "propagate": propagate, "requests": rows})
+        return
+    table = Table("role", "prompt", "old → new", "paraphrase / alias prompts",
+                  title=f"{len(applied)} request(s) applied, {len(rows) - len(applied)} probe(s) measured "
+                        f"({escape(mode)}, propagation {escape(propagate)}); no model loaded; --json for every field")
+    for row in rows:
+        old, new_text = (row["target_true"] or "").strip() or "∅", (row["target_new"] or "").strip() or "(lowered)"
+        table.add_row(row["role"], escape(row["text"]), escape(f"{old} → {new_text}"),
+                      f"{len(row['paraphrase_prompts'])} / {len(row['alias_prompts'])}")
+    console.print(table)
+
+
+def _request_row(request, role: str) -> dict:
+    return {"role": role, "subject": request.subject, "subject_id": request.meta.get("subject_id"),
+            "text": request.text, "prompt": request.prompt, "target_true": request.target_true,
+            "target_new": request.target_new, "kind": request.kind.value, "edge_id": request.edge_id,
+            "case_id": request.case_id, "propagated_from": request.meta.get("propagated_from"),
+            "paraphrase_prompts": list(request.paraphrase_prompts), "alias_prompts": list(request.alias_prompts),
+            "neighborhood_prompts": list(request.neighborhood_prompts)}
 
 
 def register(app: typer.Typer) -> None:

@@ -1,19 +1,28 @@
 """The in-memory style graph: a networkx MultiDiGraph behind a small typed API.
 
 Every mutation is validated first and applied only if valid, so a rejected change leaves the
-graph exactly as it was. ``SUBCLASS_OF`` must stay acyclic (a DAG: many parents allowed).
+graph exactly as it was. ``SUBCLASS_OF`` must stay acyclic (a DAG: many parents allowed), and a marker has at
+most one neutral form (:meth:`StyleGraph.validate`).
+
+An edge may name its ends by id or by name: a name unique among the node types the edge type allows is
+resolved to its id (:meth:`StyleGraph.resolve`); an ambiguous or unknown one raises naming the candidate ids.
+Merging another graph (:meth:`StyleGraph.merge`, :mod:`stylekg.kg.merge`) resolves entities by type and
+normalised name and refuses conflicts, listing them.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import networkx as nx
 
 from ..errors import GraphError
-from .schema import Edge, EdgeType, Node, NodeType
+from .merge import MergePlan, apply_merge, norm_name, plan_merge
+from .schema import Edge, EdgeType, Node, NodeType, edge_id
 
 # which node types each edge type may connect: (source types, target types)
 EDGE_RULES: dict[EdgeType, tuple[frozenset[NodeType], frozenset[NodeType]]] = {
@@ -108,6 +117,43 @@ class StyleGraph:
             raise GraphError(f"{name_or_id!r} names several nodes: {', '.join(h.id for h in hits)}", hint="use an id")
         raise GraphError(f"graph {self.name!r} has no node named {name_or_id!r}")
 
+    def named(self, name: str, node_types: Iterable[NodeType] | None = None) -> list[Node]:
+        """Nodes whose :func:`norm_name` equals ``name``'s (optionally of ``node_types``), sorted by id."""
+        wanted, types = norm_name(name), frozenset(node_types) if node_types is not None else None
+        return sorted((n for n in self.nodes() if (types is None or n.type in types) and norm_name(n.name) == wanted),
+                      key=lambda n: n.id)
+
+    def resolve(self, ref: str, node_types: Iterable[NodeType] | None = None, *, what: str = "node") -> str:
+        """The id ``ref`` stands for: an id here, or a name unique among ``node_types``; raises suggesting ids."""
+        if ref in self._g:
+            return ref
+        types = frozenset(node_types) if node_types is not None else None
+        hits = self.named(ref, types)
+        if len(hits) == 1:
+            return hits[0].id
+        if hits:
+            raise GraphError(f"{what} {ref!r} names several nodes: {', '.join(h.id for h in hits)}",
+                             hint=f"use an id, e.g. {hits[0].id!r}")
+        raise GraphError(f"{what} {ref!r} is no node id or name in graph {self.name!r}", hint=self.suggest(ref, types))
+
+    def suggest(self, ref: str, node_types: Iterable[NodeType] | None = None) -> str:
+        """A hint for an unknown node reference: the closest ids (by id and by name), or how to add the node."""
+        types = frozenset(node_types) if node_types is not None else None
+        other = [n for n in self.named(ref) if types is not None and n.type not in types]
+        if other:
+            allowed = ", ".join(sorted(t.value for t in types or ()))
+            return f"{ref!r} names {other[0].id}, a {other[0].type.value}; this needs a node of type {allowed}"
+        pool = [n for n in self.nodes() if types is None or n.type in types]
+        by_name: dict[str, str] = {}
+        for n in pool:
+            by_name.setdefault(n.name.casefold(), n.id)
+        close = difflib.get_close_matches(ref, [n.id for n in pool], n=3, cutoff=0.6)
+        close += [by_name[k] for k in difflib.get_close_matches(ref.casefold(), list(by_name), n=3, cutoff=0.6)]
+        close = list(dict.fromkeys(close))[:3]
+        if close:
+            return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+        return "add the node first, or name an existing one by its id or name"
+
     @property
     def nx(self) -> nx.MultiDiGraph:
         """The underlying networkx graph (read it; mutate through this class)."""
@@ -127,6 +173,8 @@ class StyleGraph:
         return node
 
     def add_edge(self, edge: Edge) -> Edge:
+        """Add ``edge`` (its ends by id, or by a name unique among the allowed node types); returns it as added."""
+        edge = self._resolve_ends(edge)
         self._validate_edge(edge)
         for existing in self.out_edges(edge.source, edge.type):
             if existing.id == edge.id:
@@ -142,13 +190,19 @@ class StyleGraph:
 
     def add_all(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> None:
         """Add many nodes and edges atomically: on any error the graph is left unchanged."""
-        backup = self._g.copy()
-        try:
+        with self.atomic():
             for node in nodes:
                 self.add_node(node)
             for edge in edges:
                 self.add_edge(edge)
-        except Exception:
+
+    @contextmanager
+    def atomic(self) -> Iterator["StyleGraph"]:
+        """A block of mutations that all happen or, on any exception, none (the graph is restored exactly)."""
+        backup = self._g.copy()
+        try:
+            yield self
+        except BaseException:
             self._g = backup
             self._version += 1
             raise
@@ -171,13 +225,24 @@ class StyleGraph:
         """An independent copy (nodes and edges are shared immutable-by-convention dataclasses)."""
         return StyleGraph(name or self.name, self.description, dict(self.properties), self._g.copy())
 
-    def merge(self, other: "StyleGraph") -> tuple[list[str], list[str]]:
-        """Add ``other``'s nodes and edges atomically; returns the ids that were new here."""
-        new_nodes = [n.id for n in other.nodes() if n.id not in self._g]
-        known = {e.id for e in self.edges()}
-        new_edges = [e.id for e in other.edges() if e.id not in known]
-        self.add_all(other.nodes(), other.edges())
-        return new_nodes, new_edges
+    def merge(self, other: "StyleGraph", *, on_conflict: str = "refuse", dry_run: bool = False) -> "MergePlan":
+        """Merge ``other`` into this graph atomically (see :mod:`stylekg.kg.merge`); returns the plan.
+
+        Entities are resolved by type and normalised name; ``on_conflict`` is ``refuse`` (raise listing every
+        conflict; the graph is unchanged), ``theirs`` (``other``'s values win) or ``ours`` (this graph's values
+        win, conflicting edges of ``other`` are left out). ``dry_run`` plans without changing anything. The plan
+        unpacks as ``(added_nodes, added_edges)``.
+        """
+        plan = plan_merge(self, other, on_conflict=on_conflict)
+        if not dry_run:
+            apply_merge(self, plan)
+        return plan
+
+    def around(self, node_id: str, depth: int = 1) -> set[str]:
+        """Ids within ``depth`` hops of ``node_id`` (itself included), along edges of any type and direction."""
+        self.node(node_id)
+        undirected = self._g.to_undirected(as_view=True)
+        return set(nx.single_source_shortest_path_length(undirected, node_id, cutoff=max(0, depth)))
 
     def aliases_of(self, node_id: str) -> list[str]:
         """Names of the Alias nodes pointing at ``node_id``."""
@@ -201,6 +266,12 @@ class StyleGraph:
             src_ok, dst_ok = EDGE_RULES[edge.type]
             if self.node(edge.source).type not in src_ok or self.node(edge.target).type not in dst_ok:
                 raise GraphError(f"edge {edge.id!r}: SUBCLASS_OF must point to an AbstractStyle")
+        for marker in self.nodes(NodeType.MARKER):
+            forms = self.out_edges(marker.id, EdgeType.NEUTRAL_FORM)
+            if len({e.target for e in forms}) > 1:
+                names = ", ".join(repr(self.node(e.target).name) for e in forms)
+                raise GraphError(f"marker {marker.name!r} ({marker.id}) has {len(forms)} neutral forms: {names}",
+                                 hint="keep one NEUTRAL_FORM edge per marker: an erase needs one target")
 
     def stats(self) -> dict[str, Any]:
         """Counts of nodes and edges by type."""
@@ -211,6 +282,28 @@ class StyleGraph:
         for e in self.edges():
             edges[e.type.value] = edges.get(e.type.value, 0) + 1
         return {"nodes": len(self), "edges": self.number_of_edges(), "node_types": nodes, "edge_types": edges}
+
+    def _resolve_ends(self, edge: Edge) -> Edge:
+        """``edge`` with ends given by name replaced by their ids (and its id rebuilt if it was derived from them)."""
+        if not isinstance(edge, Edge):
+            raise GraphError(f"expected an Edge, got {type(edge).__name__}")
+        if edge.source in self._g and edge.target in self._g:
+            return edge
+        ends = []
+        for end, types in zip((edge.source, edge.target), EDGE_RULES[edge.type]):
+            if end in self._g:
+                ends.append(end)
+                continue
+            hits = self.named(end, types)
+            if len(hits) > 1:
+                raise GraphError(f"edge {edge.id!r}: {end!r} names several nodes: {', '.join(h.id for h in hits)}",
+                                 hint=f"name the end by its id, e.g. {hits[0].id!r}")
+            if not hits:
+                raise GraphError(f"edge {edge.id!r} points to missing node {end!r}", hint=self.suggest(end, types))
+            ends.append(hits[0].id)
+        derived = edge.id == edge_id(edge.type, edge.source, edge.target, edge.relation)
+        new_id = edge_id(edge.type, ends[0], ends[1], edge.relation) if derived else edge.id
+        return replace(edge, source=ends[0], target=ends[1], id=new_id)
 
     def _validate_edge(self, edge: Edge) -> None:
         if not isinstance(edge, Edge):

@@ -2,7 +2,9 @@
 
 Formats: the stylekg JSON (lossless, :mod:`stylekg.kg.jsonform`), Turtle and JSON-LD (lossless,
 :mod:`stylekg.kg.rdf`) and GraphML (export only). Writes are atomic, and :func:`import_into` merges atomically
-(the target graph is left as it was on any error).
+(the target graph is left as it was on any error, conflicts are listed: :mod:`stylekg.kg.merge`).
+:func:`read_patch` reads a patch for ``stylekg kg add``: a graph file or style records whose references to the
+target graph need no stub nodes.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import networkx as nx
 
 from ..errors import GraphError
 from .graph import StyleGraph
-from .jsonform import from_json, to_json
+from .jsonform import from_json, parts_from_dict, to_json
+from .merge import MergePlan
 
 SUFFIX_FORMATS = {".json": "json", ".ttl": "turtle", ".turtle": "turtle", ".jsonld": "jsonld", ".graphml": "graphml"}
 
@@ -82,14 +85,80 @@ def load_graph(path: Path, fmt: str | None = None) -> StyleGraph:
     raise GraphError(f"{path.name}: reading {fmt} is not supported", hint="import json, turtle or jsonld")
 
 
-def import_into(graph: StyleGraph, other: StyleGraph) -> tuple[list[str], list[str]]:
-    """Merge ``other`` into ``graph`` atomically, then re-validate; returns the added node/edge ids."""
-    backup = graph.copy()
-    added = graph.merge(other)
+def import_into(graph: StyleGraph, other: StyleGraph, *, on_conflict: str = "refuse",
+                dry_run: bool = False) -> MergePlan:
+    """Merge ``other`` into ``graph`` atomically, then re-validate (see :mod:`stylekg.kg.merge`); returns the
+    plan, which unpacks as ``(added node ids, added edge ids)``. On a conflict or an invalid result (a cycle,
+    a marker with two neutral forms) the graph is left exactly as it was."""
+    return graph.merge(other, on_conflict=on_conflict, dry_run=dry_run)
+
+
+def read_patch(path: Path, target: StyleGraph) -> StyleGraph:
+    """A patch file as a graph ready to merge into ``target`` (``stylekg kg add``); nothing needs stub nodes.
+
+    The file is either a stylekg graph file whose edges may name nodes of ``target`` by id or name (those nodes
+    are copied in, so they match on merge), or a style record, a list of records or ``{"styles": [...]}`` in
+    the library's shape (:mod:`stylekg.kg.library.records`) whose parents name abstract styles of ``target`` or
+    of the patch. Names that are unknown or ambiguous raise, suggesting ids.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise GraphError(f"no patch file at {path}")
+    if format_of(path) != "json":
+        raise GraphError(f"{path.name}: a patch is a JSON file", hint="write a stylekg graph file or style records")
     try:
-        graph.validate()
-    except GraphError:
-        graph._g = backup.nx  # restore exactly; graph stays as it was
-        graph._version += 1
-        raise
-    return added
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise GraphError(f"{path.name}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if isinstance(data, dict) and "format" in data:
+        return _graph_patch(data, path.name, target)
+    records = data.get("styles") if isinstance(data, dict) and "styles" in data else data
+    records = records if isinstance(records, list) else [records]
+    return _record_patch(records, path.name, target)
+
+
+def _graph_patch(data: dict, source: str, target: StyleGraph) -> StyleGraph:
+    from .graph import EDGE_RULES
+
+    patch, nodes, edges = parts_from_dict(data, source)
+    try:
+        patch.add_all(nodes)
+        for edge in edges:
+            for end, types in zip((edge.source, edge.target), EDGE_RULES[edge.type]):
+                if end in patch or patch.named(end, types):
+                    continue  # the patch's own node (an ambiguous name raises in add_edge)
+                if end not in target and not target.named(end, types):
+                    raise GraphError(f"edge {edge.id!r} points to missing node {end!r} "
+                                     f"(neither in {source} nor in graph {target.name!r})",
+                                     hint=target.suggest(end, types))
+                patch.add_node(target.node(target.resolve(end, types, what=f"edge {edge.id!r} end")))
+            patch.add_edge(edge)
+    except GraphError as exc:
+        raise GraphError(f"{source}: {exc.args[0]}", hint=exc.hint) from None
+    return patch
+
+
+def _record_patch(records: list, source: str, target: StyleGraph) -> StyleGraph:
+    from .library.records import PLAIN_TRAIT_ID, link_neutral, record_to_graph_parts
+    from .schema import NodeType, Provenance, node_id
+
+    provenance = Provenance("user", source)
+    parents = {n.name.lower(): n.id for n in target.nodes(NodeType.ABSTRACT_STYLE)}
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict) or not str(rec.get("name", "")).strip():
+            raise GraphError(f"{source}: record {i} is not a style record with a name",
+                             hint="see docs/style-graphs.md for the record layout")
+        if rec.get("type") == NodeType.ABSTRACT_STYLE.value:
+            parents.setdefault(str(rec["name"]).strip().lower(), node_id(NodeType.ABSTRACT_STYLE, rec["name"]))
+    patch = StyleGraph(source)
+    nodes, edges = [], []
+    for i, rec in enumerate(records):
+        n, e = record_to_graph_parts(rec, provenance, parent_ids=parents, where=f"{source} record {i}")
+        nodes += n
+        edges += e
+    edges += link_neutral(nodes, edges, PLAIN_TRAIT_ID in target, provenance)
+    for end in {e.target for e in edges} | {e.source for e in edges}:
+        if end in target and all(n.id != end for n in nodes):
+            nodes.append(target.node(end))
+    patch.add_all(nodes, edges)
+    return patch

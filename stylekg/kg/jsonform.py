@@ -8,6 +8,10 @@ Layout (``version: 1``)::
      "edges": [{"id", "type", "source", "target", "relation", "template", "weight", "properties",
                 "provenance", "annotations"}]}
 
+Ids are optional when writing a file by hand (a node gets ``Type:slug(name)``, an edge
+``TYPE[relation]:source->target``), and edges may name their ends by name; ``docs/style-graphs.md`` has a
+minimal example.
+
 Every other format goes through this one: :mod:`stylekg.kg.rdf` rebuilds graphs with :func:`from_dict`, and
 :mod:`stylekg.kg.io` picks the format of a file. Reading never half-builds a graph: errors name the JSON line
 or the offending node/edge.
@@ -91,14 +95,19 @@ def edge_from_dict(d: dict[str, Any], where: str) -> Edge:
         d.get("id", "")))
 
 
-def from_dict(data: Any, source: str = "graph") -> StyleGraph:
-    """A validated graph from the JSON layout; raises naming the node/edge index and id."""
+def parts_from_dict(data: Any, source: str = "graph") -> tuple[StyleGraph, list[Node], list[Edge]]:
+    """An empty graph carrying the file's name, description and properties, and the file's nodes and edges
+    (each checked alone; the ends of the edges are not looked up: see :func:`from_dict`)."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise GraphError(f"{source} is not a stylekg graph file (no \"format\": \"{FORMAT}\")",
-                         hint="export one with `stylekg kg show NAME --format json`")
+                         hint="export one with `stylekg kg show NAME --format json`; "
+                              "docs/style-graphs.md shows the layout")
     if data.get("version") != VERSION:
         raise GraphError(f"{source}: unsupported version {data.get('version')!r} (this stylekg reads {VERSION})")
     graph = StyleGraph(str(data.get("name") or "graph"), str(data.get("description", "")), dict(data.get("properties") or {}))
+    for key in ("nodes", "edges"):
+        if not isinstance(data.get(key, []), list):
+            raise GraphError(f"{source}: {key!r} must be a list, got {type(data[key]).__name__}")
     nodes = [node_from_dict(d, f"{source}: nodes[{i}]") for i, d in enumerate(data.get("nodes", []))]
     edges = [edge_from_dict(d, f"{source}: edges[{i}]") for i, d in enumerate(data.get("edges", []))]
     seen: dict[str, str] = {}
@@ -106,7 +115,20 @@ def from_dict(data: Any, source: str = "graph") -> StyleGraph:
         if n.id in seen and seen[n.id] != n.type.value:
             raise GraphError(f"{source}: node {n.id!r} appears twice with types {seen[n.id]} and {n.type.value}")
         seen[n.id] = n.type.value
-    graph.add_all(nodes, edges)
+    return graph, nodes, edges
+
+
+def from_dict(data: Any, source: str = "graph") -> StyleGraph:
+    """A validated graph from the JSON layout; raises naming the node/edge index and id.
+
+    Node ids are optional (``Type:slug(name)`` is made from the name), and an edge may name its ends by id or
+    by a name unique among the node types its edge type allows (see :meth:`StyleGraph.add_edge`).
+    """
+    graph, nodes, edges = parts_from_dict(data, source)
+    try:
+        graph.add_all(nodes, edges)
+    except GraphError as exc:
+        raise GraphError(f"{source}: {exc.args[0]}", hint=exc.hint) from None
     graph.validate()
     return graph
 

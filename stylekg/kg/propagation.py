@@ -7,6 +7,11 @@
 * ``implicit``: only the parent is edited; :func:`implicit_probes` gives, per subclass, the same
   requests with the subclass as subject, so the caller measures how far the edit reached them.
 
+A subclass's copy (:func:`stylekg.kg.to_requests.for_style`) is the request the subclass would get for that
+edge itself: its name as subject, the concrete template, and its own paraphrase and alias prompts (its
+aliases and misspellings), so a propagated edit is measured like a direct one. :func:`request_plan` gives
+both lists for any node and mode (``stylekg kg requests``: a dry run of the edit, no model loaded).
+
 A subclass inherits a marker edge when the marker's trait is among its effective traits (always true
 below a carrier, see :mod:`stylekg.kg.inheritance`), and a ``FACT`` edge unless it declares its own
 fact of the same relation (an override).
@@ -21,10 +26,11 @@ from ..requests import EditRequest, RequestKind
 from .graph import StyleGraph
 from .inheritance import effective_traits, subclasses
 from .schema import EdgeType, NodeType
-from .to_requests import to_edit_requests
+from .to_requests import for_style, to_edit_requests
 
 CONCRETE = (NodeType.STYLE, NodeType.NEUTRAL)
 MODES = ("explicit", "implicit")
+PLAN_MODES = (*MODES, "none")
 
 
 def subclass_styles(graph: StyleGraph, parent: str) -> list[str]:
@@ -59,14 +65,8 @@ def inherits(graph: StyleGraph, style_id: str, request: EditRequest) -> bool:
 
 
 def _for_style(graph: StyleGraph, request: EditRequest, style_id: str, parent_id: str) -> EditRequest:
-    style = graph.node(style_id)
-    return request.with_(
-        subject=style.name,
-        case_id=f"{request.case_id}|{style_id}",
-        paraphrase_prompts=(),
-        alias_prompts=(),
-        meta={**request.meta, "subject_id": style_id, "propagated_from": parent_id},
-    )
+    """The parent's request as the subclass ``style_id`` would get it, with that style's own probes."""
+    return for_style(graph, request, style_id, propagated_from=parent_id)
 
 
 def parent_edge_requests(
@@ -116,3 +116,28 @@ def implicit_probes(graph: StyleGraph, requests: Iterable[EditRequest]) -> dict[
             if inherits(graph, style_id, request):
                 probes.setdefault(style_id, []).append(_for_style(graph, request, style_id, parent_id))
     return probes
+
+
+def request_plan(
+    graph: StyleGraph,
+    node: str,
+    mode: str | RequestKind = "erase",
+    propagate: str = "none",
+    *,
+    new_target: str | None = None,
+    relation_template: str | None = None,
+    inherited: bool = False,
+) -> tuple[list[EditRequest], dict[str, list[EditRequest]]]:
+    """(the requests an edit of ``node`` applies, per subclass the requests it only measures) in a propagation
+    mode: ``none`` (``node``'s own requests: a style's, or an abstract style's concrete carriers'),
+    ``explicit`` (the abstract parent's requests and a copy for every inheriting subclass) or ``implicit`` (the
+    parent's requests; the subclasses' copies are probes). Loads no model."""
+    if propagate not in PLAN_MODES:
+        raise EditError(f"unknown propagation mode {propagate!r}", hint=f"use one of {', '.join(PLAN_MODES)}")
+    if propagate == "none":
+        return to_edit_requests(graph, node, mode, new_target=new_target, relation_template=relation_template,
+                                inherited=inherited), {}
+    parents = parent_edge_requests(graph, node, mode, new_target=new_target, relation_template=relation_template)
+    if propagate == "explicit":
+        return expand_explicit(graph, parents), {}
+    return parents, implicit_probes(graph, parents)

@@ -11,6 +11,13 @@ prompt = the marker's or its trait's template). Modes:
   the edge that would carry it (``meta["prospective"]``);
 * ``relation`` — same subject and object under a new prompt ``relation_template``.
 
+An abstract parent's own requests (``on_parent``, see :mod:`stylekg.kg.propagation`) read as English: their
+subject is the parent's ``subject`` property ("people who exaggerate"), or "people with a <name> style" for
+graphs without it, and a marker without a template of its own is prompted with "{} often say"
+(:func:`parent_subject`, :data:`PARENT_TEMPLATE`). Each keeps the template a concrete carrier would get in
+``meta["template"]``, so :func:`for_style` rebuilds the same request for any subclass with that style's own
+paraphrase, alias and neighbourhood prompts.
+
 Every request keeps ``edge_id`` and gets paraphrase prompts (context prefixes and the fact's own
 paraphrase templates, as in ROME's generalisation prompts), alias prompts (the subject's aliases and
 :func:`stylekg.material.misspellings`, the same ones evaluation probes) and neighbourhood prompts (other
@@ -40,6 +47,7 @@ CONTEXT_PREFIXES = (
     "People who know say this. ",
 )
 STYLE_TYPES = (NodeType.STYLE, NodeType.NEUTRAL)
+PARENT_TEMPLATE = "{} often say"  # an abstract parent's subject is plural ("People who exaggerate often say")
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,49 @@ def _trait_units(graph: StyleGraph, trait: Node, only: str | None = None) -> lis
     return units
 
 
+def parent_subject(node: Node, template: str = "{}") -> str:
+    """How an abstract style is named in a prompt: its ``subject`` property ("people who talk in nautical slang"),
+    else "people with a <name> style"; capitalised when ``template`` starts with it."""
+    text = str(node.properties.get("subject") or "").strip()
+    if not text:
+        name = node.name.strip()
+        name = name[0].lower() + name[1:] if len(name) > 1 and not name[1].isupper() else name
+        text = f"people with {'an' if name[:1].lower() in 'aeiou' else 'a'} {name} style"
+    return text[0].upper() + text[1:] if template.lstrip().startswith("{}") else text
+
+
+def parent_template(node: Node, unit_template: str) -> str:
+    """The prompt of an abstract style's own request: its ``template`` property, the marker's or trait's
+    template, or :data:`PARENT_TEMPLATE` instead of the singular default."""
+    own = str(node.properties.get("template") or "")
+    if "{}" in own:
+        return own
+    return PARENT_TEMPLATE if unit_template == DEFAULT_MARKER_TEMPLATE else unit_template
+
+
+def for_style(graph: StyleGraph, request: EditRequest, style_id: str, *, n_paraphrases: int = 3,
+              n_misspellings: int = 3, **meta: object) -> EditRequest:
+    """``request`` (typically an abstract parent's) made for the style ``style_id``: its name as subject, the
+    concrete template (``meta["template"]``), and that style's own paraphrase, alias and neighbourhood prompts."""
+    style = graph.node(style_id)
+    template = str(request.meta.get("template") or request.prompt)
+    try:
+        edge = graph.edge(request.edge_id or "")
+    except GraphError:  # a prospective edge: prompts are built from the request alone
+        edge = Edge(EdgeType.EXPRESSED_BY, style.id, style.id, id=request.edge_id or request.case_id or "edge")
+    obj_id = str(request.meta.get("object_id") or "")
+    text = (request.target_true or request.target_new or "x").strip()
+    obj = graph.node(obj_id) if obj_id in graph else Node(NodeType.MARKER, text)
+    trait_id = str(request.meta.get("trait_id") or "")
+    unit = _Unit(style, edge, obj, template, graph.node(trait_id) if trait_id in graph else None)
+    return request.with_(
+        prompt=template, subject=style.name, case_id=f"{request.case_id}|{style.id}",
+        paraphrase_prompts=_paraphrases(unit, n_paraphrases), alias_prompts=_aliases(graph, unit, n_misspellings),
+        neighborhood_prompts=_neighbours(graph, unit),
+        meta={**request.meta, "subject_id": style.id, **meta},
+    )
+
+
 def _object_text(node: Node) -> str:
     return str(node.properties.get("text") or node.name)
 
@@ -198,8 +249,9 @@ def to_edit_requests(
     """Edit requests for ``node`` (a style/alias/trait/marker name or id, or an edge id); see module doc.
 
     ``on_parent``: ``node`` is an abstract style and its marker requests get the abstract style itself as
-    subject (one per marker edge a concrete style carries, without paraphrase or alias prompts: an abstraction
-    has no names of its own); :func:`stylekg.kg.propagation.expand_explicit` spreads them to the subclasses.
+    subject, in English (:func:`parent_subject`, :func:`parent_template`; one per marker edge a concrete style
+    carries, without paraphrase or alias prompts: an abstraction has no names of its own);
+    :func:`stylekg.kg.propagation.expand_explicit` spreads them to the subclasses (:func:`for_style`).
     """
     kind = RequestKind(mode)
     if kind in (RequestKind.REPLACE, RequestKind.INSERT) and not (new_target and new_target.strip()):
@@ -214,6 +266,7 @@ def to_edit_requests(
         meta = {"subject_id": unit.subject.id, "object_id": unit.obj.id, "mode": kind.value,
                 "trait_id": unit.trait.id if unit.trait else None}
         prompt = unit.template
+        subject = unit.subject.name
         if kind is RequestKind.REPLACE:
             new, true = new_target, old
         elif kind is RequestKind.ERASE:
@@ -223,8 +276,12 @@ def to_edit_requests(
         else:  # RELATION: same subject and object, a new prompt
             new, true, prompt = old, None, relation_template or ""
             unit = _Unit(unit.subject, unit.edge, unit.obj, prompt, unit.trait)
+        if on_parent:  # the abstraction in English; a subclass gets the concrete template back (for_style)
+            meta["template"] = prompt
+            prompt = prompt if kind is RequestKind.RELATION else parent_template(unit.subject, prompt)
+            subject = parent_subject(unit.subject, prompt)
         requests.append(EditRequest(
-            prompt=prompt, subject=unit.subject.name,
+            prompt=prompt, subject=subject,
             target_new=_spaced(new) if new else None, target_true=_spaced(true) if true else None,
             kind=kind, edge_id=unit.edge.id, case_id=f"{kind.value}|{unit.subject.id}|{unit.edge.id}",
             paraphrase_prompts=() if on_parent else _paraphrases(unit, n_paraphrases),

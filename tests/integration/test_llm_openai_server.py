@@ -9,6 +9,7 @@ end to end through the official ``openai`` client (never patched).
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -50,16 +51,59 @@ def test_valid_answer_structured_output_and_cache(server, home):
     assert len(server.requests) == 1 and again.cache_hits == 1 and again.calls == 0
 
 
-def test_truncated_answer_is_repaired_without_reasking(server, home):
+def _cut_record() -> str:
+    """The record cut mid-string inside its last marker example, as an endpoint stopping at max_tokens leaves it."""
     record = json.loads(RECORD)
     traits = record.pop("traits")
     text = json.dumps({**record, "traits": traits})  # traits last: the cut lands inside the last example
     assert text.endswith('"}]}]}')
-    server.script = [{"content": text[:-10], "finish_reason": "length"}]  # cut mid-string, 4 brackets open
+    return text[:-10]  # 4 brackets open: the old repair turned this into a graph missing a trait's markers
+
+
+def test_truncated_answer_is_reasked_with_more_tokens_never_cached(server, home, caplog):
+    server.script = [{"content": _cut_record(), "finish_reason": "length"}, {"content": RECORD}]
     client = _client(server)
-    graph, result = decompose("Carl Sagan", client, load_library())
-    assert len(server.requests) == 1 and client.repairs == 1 and client.reasks == 0
-    assert "Style:carl-sagan" in graph
+    with caplog.at_level(logging.WARNING, logger="stylekg.kg.llm.client"):
+        graph, result = decompose("Carl Sagan", client, load_library())
+    assert len(server.requests) == 2 and client.truncations == 1 and client.repairs == 0
+    first, second = (r["body"] for r in server.requests)
+    assert (first["max_tokens"], second["max_tokens"]) == (2048, 4096)  # re-asked with more room …
+    assert second["messages"] == first["messages"]  # … the same question, the cut answer not fed back
+    assert "cut its answer at the token limit" in caplog.text and "not used nor cached" in caplog.text
+    full = json.loads(RECORD)  # every trait and marker of the complete answer arrived
+    assert len(result.record["traits"]) == len(full["traits"])
+    assert [len(t["markers"]) for t in result.record["traits"]] == [len(t["markers"]) for t in full["traits"]]
+    (cached,) = (home / "llm").glob("*.json")  # only the complete answer is cached
+    assert json.loads(cached.read_text())["value"] == full
+
+
+def test_truncated_every_time_fails_caches_nothing_and_leaves_graph(server, home):
+    server.script = [{"content": _cut_record(), "finish_reason": "length"}] * 3
+    base = load_library()
+    before = to_dict(base)
+    client = _client(server, max_retries=2)
+    with pytest.raises(LLMError, match="token limit") as info:
+        decompose("Carl Sagan", client, base)
+    assert "--max-tokens" in str(info.value)
+    assert [r["body"]["max_tokens"] for r in server.requests] == [2048, 4096, 8192]
+    assert to_dict(base) == before and not list((home / "llm").glob("*.json"))
+    server.script = [{"content": RECORD}]  # a later run asks again (nothing truncated was cached) and succeeds
+    graph, result = decompose("Carl Sagan", _client(server), load_library())
+    assert len(server.requests) == 4 and "Style:carl-sagan" in graph
+
+
+def test_cli_tells_the_user_about_a_truncated_answer(server, home, monkeypatch):
+    from typer.testing import CliRunner
+
+    from stylekg.cli import app
+
+    server.script = [{"content": _cut_record(), "finish_reason": "length"}] * 2
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_port}/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    res = CliRunner().invoke(app, ["kg", "decompose", "Carl Sagan", "--model", "m", "--retries", "1",
+                                   "--max-tokens", "100", "--json"])
+    assert isinstance(res.exception, LLMError) and "token limit" in str(res.exception)
+    assert [r["body"]["max_tokens"] for r in server.requests] == [100, 200]
 
 
 def test_invalid_then_valid_reasks_with_the_error(server, home):

@@ -78,3 +78,10 @@ def test_merge_copy_remove_and_version():
     assert g.aliases_of("Style:donald-trump") == ["The Donald"] and c.aliases_of("Style:donald-trump") == []
     g.validate()
     assert g.stats()["node_types"]["Alias"] == 1
+
+
+def test_around_is_the_undirected_neighbourhood():
+    g = _small()
+    some = next(iter(g.nx.nodes))
+    assert some in g.around(some, 0) and g.around(some, 0) == {some}
+    assert g.around(some, 1) == {some} | set(g.nx.successors(some)) | set(g.nx.predecessors(some))

@@ -64,3 +64,37 @@ def test_assistant_speak_marks_overall():
     g = library_style("Assistant-speak")
     assert "Marker:overall" in g
     assert g.out_edges("Marker:overall", EdgeType.NEUTRAL_FORM)
+
+
+# the library labels every alias; these are the ones the old edit-similarity rule swapped (issue 15 item 9)
+ALIAS_KINDS = {
+    ("Donald Trump", "Donald J. Trump"): "alias", ("Donald Trump", "Donald Trum"): "misspelling",
+    ("Homer Simpson", "Homer J. Simpson"): "alias", ("J.R.R. Tolkien", "Tolkein"): "misspelling",
+    ("J.R.R. Tolkien", "JRR Tolkien"): "alias", ("John Steinbeck", "John Ernst Steinbeck"): "alias",
+    ("Michael Scott", "Michael Gary Scott"): "alias", ("Michael Scott", "Michael Scot"): "misspelling",
+    ("Oprah Winfrey", "Oprah Gail Winfrey"): "alias", ("Stephen King", "Stephen Edwin King"): "alias",
+    ("Stephenie Meyer", "Stephenie Morgan Meyer"): "alias", ("RuPaul", "Ru Paul"): "misspelling",
+    ("Yoda", "Yodda"): "misspelling", ("Yoda", "the green Jedi master"): "alias",
+}
+
+
+def test_every_library_alias_has_the_right_kind():
+    from stylekg.kg.library import alias_kind
+
+    g = load_library()
+    kinds = {}
+    for alias in g.nodes(NodeType.ALIAS):
+        (edge,) = g.out_edges(alias.id, EdgeType.ALIAS_OF)
+        kinds[(g.node(edge.target).name, alias.name)] = alias.properties["alias_kind"]
+    assert {k: kinds[k] for k in ALIAS_KINDS} == ALIAS_KINDS
+    # the rule that labels an LLM's unlabelled aliases agrees with every label the library gives by hand
+    # (but "Ru Paul": the same letters spaced differently, which the rule cannot tell from "JRR Tolkien")
+    disagree = {k: v for k, v in kinds.items() if alias_kind(k[1], k[0]) != v}
+    assert disagree == {("RuPaul", "Ru Paul"): "misspelling"}
+
+
+def test_abstract_parents_name_their_members_in_english():
+    g = load_library()
+    assert g.node("AbstractStyle:exaggeration").properties["subject"] == "people who exaggerate"
+    missing = [n.name for n in g.nodes(NodeType.ABSTRACT_STYLE) if not n.properties.get("subject")]
+    assert set(missing) <= {"Formulaic register"}  # edited by another change; falls back to "people with a … style"

@@ -4,17 +4,27 @@ A *record* is the JSON shape shared by the built-in library files and by LLM dec
 
     {"name": "Yoda", "type": "Style", "kind": "character", "description": "...",
      "parents": ["Cosmic wonder", {"name": "New parent", "description": "..."}],
-     "aliases": ["Yodda", "the green Jedi master"],
+     "aliases": ["Master Yoda", "the green Jedi master"], "misspellings": ["Yodda"],
      "traits": [{"name": "...", "description": "...", "template": "{} said",
                  "markers": [{"text": "strong you are", "kind": "construction",
                               "neutral": "you are strong", "example": "..."}]}],
      "facts": [{"relation": "home planet", "template": "{} lived on", "object": "Dagobah",
                 "paraphrases": ["..."]}]}
+
+An abstract style's record (``"type": "AbstractStyle"``) may add ``subject``, how prompts name its members
+("people who exaggerate"), and ``template``, the prompt of its own edit requests
+(:func:`stylekg.kg.to_requests.parent_subject`).
+
+A record that lists ``misspellings`` declares every name's kind: its ``aliases`` are other names and
+nicknames. A record without that key (an LLM answer mixes both in ``aliases``) has each alias classified by
+:func:`alias_kind`. Alias node ids name their style (``Alias:<slug(alias of style)>``), so one nickname can
+belong to two styles.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 from ...errors import GraphError
@@ -33,12 +43,24 @@ def _parent(entry: Any, where: str) -> tuple[str, str]:
     raise GraphError(f"{where}: a parent must be a name or {{name, description}}, got {entry!r}")
 
 
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
+
+
 def alias_kind(alias: str, name: str) -> str:
-    """``misspelling`` when the alias is a near-copy of the name (edit similarity ≥ 0.8), else ``alias``."""
-    a, b = alias.lower(), name.lower()
-    if a != b and a not in b and difflib.SequenceMatcher(None, a, b).ratio() >= 0.8:
-        return "misspelling"
-    return "alias"
+    """``alias`` or ``misspelling`` for an unlabelled other name of ``name`` (an LLM answer mixes both).
+
+    A longer or shorter form made of the name's own words ("Donald J. Trump", "Trump") or the same letters
+    spaced or punctuated differently ("JRR Tolkien") is an ``alias``; a near-copy that changes letters of a
+    word ("Donald Trum", "Tolkein", "Yodda": edit similarity ≥ 0.8 to the name or to one of its words) is a
+    ``misspelling``; anything else ("the green Jedi master") is an ``alias``.
+    """
+    a, b = _words(alias), _words(name)
+    if not a or "".join(a) == "".join(b) or set(a) <= set(b) or set(b) <= set(a):
+        return "alias"
+    whole = difflib.SequenceMatcher(None, " ".join(a), " ".join(b)).ratio()
+    single = len(a) == 1 and any(difflib.SequenceMatcher(None, a[0], w).ratio() >= 0.8 for w in b if len(w) > 3)
+    return "misspelling" if whole >= 0.8 or single else "alias"
 
 
 def record_to_graph_parts(
@@ -60,7 +82,7 @@ def record_to_graph_parts(
         raise GraphError(f"{where} ({name!r}): unknown node type {record.get('type')!r}",
                          hint=f"use one of {[t.value for t in NodeType]}") from None
     parent_ids = parent_ids or {}
-    props = {k: record[k] for k in ("kind", "domain", "tags") if k in record}
+    props = {k: record[k] for k in ("kind", "domain", "tags", "subject", "template") if k in record}
     style = Node(ntype, name, str(record.get("description", "")), props, provenance)
     nodes: list[Node] = [style]
     edges: list[Edge] = []
@@ -72,11 +94,14 @@ def record_to_graph_parts(
             nodes.append(parent)
             pid = parent.id
         edges.append(Edge(EdgeType.SUBCLASS_OF, style.id, pid, provenance=provenance))
-    for alias in record.get("aliases", []):
+    explicit = "misspellings" in record  # the record labels its names: aliases are aliases
+    names = [(a, "alias" if explicit else None) for a in record.get("aliases", [])]
+    names += [(m, "misspelling") for m in record.get("misspellings", [])]
+    for alias, kind in names:
         if not str(alias).strip() or str(alias).strip().lower() == name.lower():
             continue
-        node = Node(NodeType.ALIAS, str(alias).strip(), "", {"alias_kind": alias_kind(alias, name)}, provenance,
-                    id=node_id(NodeType.ALIAS, f"{alias} of {name}"))
+        node = Node(NodeType.ALIAS, str(alias).strip(), "", {"alias_kind": kind or alias_kind(str(alias), name)},
+                    provenance, id=node_id(NodeType.ALIAS, f"{alias} of {name}"))
         nodes.append(node)
         edges.append(Edge(EdgeType.ALIAS_OF, node.id, style.id, provenance=provenance))
     for t_index, trait in enumerate(record.get("traits", [])):

@@ -1,10 +1,15 @@
 """The small LLM abstraction: ``LLMClient.complete_json(prompt, schema)`` with validation and repair.
 
-Subclasses implement one raw call, :meth:`LLMClient._complete` (a chat transcript → text). The base
-class turns that into validated JSON: it strips code fences, repairs truncated output (closes open
-strings, arrays and objects; drops trailing commas), checks the result against the JSON schema
-(:func:`check_schema`) and an optional semantic ``check``; on failure it re-asks with the error
-appended to the conversation, at most ``max_retries`` times, then raises :class:`LLMError`.
+Subclasses implement one raw call, :meth:`LLMClient._complete` (a chat transcript → text, or a
+:class:`Completion` saying whether the endpoint cut the answer at its token limit). The base class turns that
+into validated JSON: it strips code fences, closes what a sloppy answer left open (strings, arrays, objects;
+trailing commas), checks the result against the JSON schema (:func:`check_schema`) and an optional semantic
+``check``; on failure it re-asks with the error appended to the conversation, at most ``max_retries`` times,
+then raises :class:`LLMError`.
+
+An answer the endpoint cut at its token limit (``finish_reason=length``) is a failed answer, never repaired
+into a partial graph: it is not used, not cached, the user is warned (a log warning), and the same question
+is asked again with a larger token limit (:meth:`LLMClient._raise_token_limit`), within the same retries.
 The same machinery serves decomposition here and an LLM judge later.
 """
 
@@ -14,6 +19,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ...errors import LLMError
@@ -21,6 +27,14 @@ from ...errors import LLMError
 log = logging.getLogger(__name__)
 Messages = list[dict[str, str]]
 SYSTEM = "You are a careful assistant that answers with a single JSON object and nothing else."
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One raw answer: its text, and whether the endpoint stopped at its token limit (``finish_reason=length``)."""
+
+    text: str
+    truncated: bool = False
 
 
 def strip_fences(text: str) -> str:
@@ -132,15 +146,20 @@ class LLMClient:
         self.model = model
         self.max_retries = max_retries
         self.calls = 0  # raw completions made (cache hits excluded)
-        self.repairs = 0  # outputs fixed locally (truncation, fences)
+        self.repairs = 0  # outputs fixed locally (fences, chatter, unclosed brackets)
         self.reasks = 0  # re-asks after invalid output
+        self.truncations = 0  # answers cut at the token limit (never used, never cached)
 
     @property
     def label(self) -> str:
         return f"{self.name}:{self.model}"
 
-    def _complete(self, messages: Messages, schema: dict[str, Any]) -> str:
+    def _complete(self, messages: Messages, schema: dict[str, Any]) -> str | Completion:
         raise NotImplementedError
+
+    def _raise_token_limit(self) -> int | None:
+        """Give the next call a larger answer budget after a truncated answer; the new limit, or None if fixed."""
+        return None
 
     def complete_json(
         self,
@@ -153,8 +172,21 @@ class LLMClient:
         """A JSON object for ``prompt`` valid against ``schema`` (and ``check``, which raises ``ValueError``)."""
         messages: Messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
         errors: list[str] = []
+        truncated_last = False
         for attempt in range(self.max_retries + 1):
-            raw = self._complete(messages, schema)
+            answer = self._complete(messages, schema)
+            raw, truncated_last = (answer.text, answer.truncated) if isinstance(answer, Completion) else (answer, False)
+            if truncated_last:  # a cut answer is a failed answer: ask the same question again with more room
+                self.truncations += 1
+                errors.append("the answer was cut at the token limit (finish_reason=length)")
+                if attempt == self.max_retries:
+                    break
+                limit = self._raise_token_limit()
+                self.reasks += 1
+                log.warning("%s cut its answer at the token limit (finish_reason=length); the partial answer is "
+                            "not used nor cached; asking again%s", self.label,
+                            f" with max_tokens={limit}" if limit else "")
+                continue
             try:
                 value, repaired = parse_json(raw)
                 check_schema(value, schema)
@@ -175,6 +207,12 @@ class LLMClient:
             self.repairs += int(repaired)
             self._store(prompt, schema, value)
             return value
+        if truncated_last:
+            raise LLMError(
+                f"{self.label} cut its answer at the token limit (finish_reason=length) on the last of "
+                f"{self.max_retries + 1} attempts; nothing was used or cached",
+                hint="raise --max-tokens or --retries, or use a model with a longer output limit",
+            )
         raise LLMError(
             f"{self.label} gave invalid JSON {self.max_retries + 1} times; last error: {errors[-1]}",
             hint="try another --model or --provider, or raise --retries",

@@ -10,6 +10,7 @@ merges the result into the target graph atomically.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,8 @@ from ..graph import StyleGraph
 from ..library.records import PLAIN_TRAIT_ID, link_neutral, record_to_graph_parts
 from ..schema import NodeType, Provenance, slug
 from .client import LLMClient
+
+log = logging.getLogger(__name__)
 
 _STR = {"type": "string"}
 _NAME = {"type": "string", "minLength": 1}
@@ -178,7 +181,12 @@ def decompose(subject: str, client: LLMClient, graph: StyleGraph | None = None) 
         if nid not in fragment and nid in graph:
             fragment.add_node(graph.node(nid))
     fragment.add_all((), edges)
-    result.added_nodes, result.added_edges = graph.merge(fragment)
+    # what the graph already holds stays (its descriptions, a marker's neutral form); the LLM's other values are
+    # left out and logged, so a decomposition never rewrites the library's nodes
+    plan = graph.merge(fragment, on_conflict="ours")
+    for kept in plan.kept:
+        log.info("decomposition of %r: kept %s", subject, kept.line())
+    result.added_nodes, result.added_edges = plan.added_nodes, plan.added_edges
     return graph, result
 
 

@@ -72,7 +72,7 @@ class LibraryClient(LLMClient):
         return {
             "name": rec["name"], "kind": rec.get("kind", "other"), "description": rec["description"],
             "parents": [{"name": p, "description": descriptions.get(p, "")} for p in rec["parents"]],
-            "aliases": rec.get("aliases", [])[:8],
+            "aliases": [*rec.get("aliases", []), *rec.get("misspellings", [])][:8],  # mixed, as an LLM answers
             "traits": [{"name": t["name"], "description": t["description"], "template": t["template"],
                         "markers": [{k: m[k] for k in ("text", "kind", "neutral", "example")} for m in t["markers"]
                                     if m.get("neutral")]} for t in rec["traits"]],

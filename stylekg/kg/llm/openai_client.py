@@ -5,6 +5,12 @@ It asks for structured outputs (``response_format: json_schema``) and falls back
 then to plain text, when the endpoint rejects a format (HTTP 400/422) — the fallback is remembered
 per client. Accepted answers are cached on disk under ``cache_dir("llm")`` keyed by
 sha256(endpoint, model, prompt, schema), so a repeated question costs no request.
+
+An answer cut at ``max_tokens`` (``finish_reason=length``) is reported as truncated: the base client never uses
+nor caches it, and asks again with twice the token limit (up to :data:`MAX_TOKENS_CEILING`).
+
+The endpoint URL may carry credentials (``https://user:key@host/v1?api-key=...``): only its public form
+(:func:`public_url`: no userinfo, no query string, no fragment) is ever stored in the cache or printed.
 """
 
 from __future__ import annotations
@@ -16,13 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import LLMError
-from ...paths import cache_dir, sha256_text
-from .client import SYSTEM, LLMClient, Messages
+from ...paths import atomic_write_text, cache_dir, remove_stale_temps, sha256_text
+from .client import SYSTEM, Completion, LLMClient, Messages
+from .endpoint import public_url
 
 log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4o-mini"
 MODES = ("json_schema", "json_object", "text")
+MAX_TOKENS_CEILING = 32768  # the most a truncated answer's re-ask may ask for
 
 
 class OpenAIClient(LLMClient):
@@ -42,6 +50,7 @@ class OpenAIClient(LLMClient):
     ) -> None:
         super().__init__(model or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL, max_retries=max_retries)
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.endpoint = public_url(self.base_url)  # what is stored and printed: no credentials
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key:
             if self.base_url == DEFAULT_BASE_URL:
@@ -60,7 +69,7 @@ class OpenAIClient(LLMClient):
 
     # ---- cache -----------------------------------------------------------------------------
     def cache_key(self, prompt: str, schema: dict[str, Any], system: str = SYSTEM) -> str:
-        return sha256_text(self.base_url, self.model, system + "\n" + prompt, json.dumps(schema, sort_keys=True))
+        return sha256_text(self.endpoint, self.model, system + "\n" + prompt, json.dumps(schema, sort_keys=True))
 
     def _cache_path(self, key: str) -> Path:
         return cache_dir("llm") / f"{key}.json"
@@ -84,9 +93,8 @@ class OpenAIClient(LLMClient):
         if not self.cache:
             return
         path = self._cache_path(self.cache_key(prompt, schema, getattr(self, "_system", SYSTEM)))
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"endpoint": self.base_url, "model": self.model, "value": value}), encoding="utf-8")
-        tmp.replace(path)
+        remove_stale_temps(path.parent)
+        atomic_write_text(path, json.dumps({"endpoint": self.endpoint, "model": self.model, "value": value}))
 
     # ---- one raw call ----------------------------------------------------------------------
     def _format(self, schema: dict[str, Any]) -> dict[str, Any] | None:
@@ -109,29 +117,35 @@ class OpenAIClient(LLMClient):
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
                 if self.mode != "text":
                     nxt = MODES[MODES.index(self.mode) + 1]
-                    log.info("%s rejected response_format=%s (%s); falling back to %s", self.base_url, self.mode,
+                    log.info("%s rejected response_format=%s (%s); falling back to %s", self.endpoint, self.mode,
                              getattr(exc, "status_code", "?"), nxt)
                     self.mode = nxt
                     continue
-                raise LLMError(f"{self.base_url} rejected the request: {_short(exc)}") from None
+                raise LLMError(f"{self.endpoint} rejected the request: {self._short(exc)}") from None
             except openai.AuthenticationError:
-                raise LLMError(f"{self.base_url} refused the API key", hint="check OPENAI_API_KEY") from None
+                raise LLMError(f"{self.endpoint} refused the API key", hint="check OPENAI_API_KEY") from None
             except openai.NotFoundError as exc:
-                raise LLMError(f"{self.base_url}: model {self.model!r} not found ({_short(exc)})",
+                raise LLMError(f"{self.endpoint}: model {self.model!r} not found ({self._short(exc)})",
                                hint="pass --model with a model the server serves") from None
             except openai.APIConnectionError:
-                raise LLMError(f"cannot reach the LLM endpoint {self.base_url}",
+                raise LLMError(f"cannot reach the LLM endpoint {self.endpoint}",
                                hint="start the server or fix OPENAI_BASE_URL") from None
             except openai.APIError as exc:
-                raise LLMError(f"{self.base_url} failed: {_short(exc)}") from None
+                raise LLMError(f"{self.endpoint} failed: {self._short(exc)}") from None
             self.calls += 1
             if not response.choices:
                 return ""
             choice = response.choices[0]
-            if choice.finish_reason == "length":
-                log.info("%s truncated its answer at max_tokens=%d", self.label, self.max_tokens)
-            return choice.message.content or ""
+            return Completion(choice.message.content or "", truncated=choice.finish_reason == "length")
 
+    def _raise_token_limit(self) -> int | None:
+        """Twice the answer budget (at most :data:`MAX_TOKENS_CEILING`) after an answer cut at ``max_tokens``."""
+        if self.max_tokens >= MAX_TOKENS_CEILING:
+            return None
+        self.max_tokens = min(MAX_TOKENS_CEILING, self.max_tokens * 2)
+        return self.max_tokens
 
-def _short(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:200]
+    def _short(self, exc: Exception) -> str:
+        """One line of an error from the endpoint, without the private URL should the server echo it."""
+        text = " ".join(str(exc).split()).replace(self.base_url, self.endpoint)
+        return text[:200]

@@ -1,0 +1,73 @@
+"""Issue 14 item 3: the LLM endpoint URL may carry credentials; only its public form is cached or printed.
+
+Against the real local OpenAI-compatible server of ``tests/llm_server.py`` (the official client, never patched).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from stylekg.errors import LLMError
+from stylekg.kg.llm.openai_client import OpenAIClient
+from tests.llm_server import recorded_llm_server
+
+SECRETS = ("s3cret-pass", "qk-123", "frag-456", "alice")
+SCHEMA = {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}
+
+
+def _private(port: int) -> str:
+    return f"http://alice:s3cret-pass@127.0.0.1:{port}/v1?api-key=qk-123#frag-456"
+
+
+@pytest.mark.parametrize("url, public", [
+    ("https://alice:s3cret-pass@llm.example:8443/v1?api-key=qk-123#frag-456", "https://llm.example:8443/v1"),
+    ("http://alice@127.0.0.1:8080/v1", "http://127.0.0.1:8080/v1"),
+    ("http://[::1]:8080/v1?key=qk-123", "http://[::1]:8080/v1"),
+    ("https://api.openai.com/v1", "https://api.openai.com/v1"),
+    ("http://alice:s3cret-pass@host:99999/v1", "<invalid endpoint URL>"),  # unparsable port: nothing kept
+])
+def test_public_url_drops_userinfo_query_and_fragment(url, public):
+    from stylekg.kg.llm.endpoint import public_url
+
+    assert public_url(url) == public
+
+
+def test_cache_entry_holds_only_the_public_endpoint(home):
+    with recorded_llm_server([{"content": '{"ok": true}'}]) as server:
+        client = OpenAIClient("m", base_url=_private(server.server_port), api_key="sk-test")
+        assert client.complete_json("TASK: x", SCHEMA) == {"ok": True}
+        assert len(server.requests) == 1  # the private URL still reached the server
+        (entry,) = (home / "llm").glob("*.json")
+        text = entry.read_text()
+        assert json.loads(text)["endpoint"] == f"http://127.0.0.1:{server.server_port}/v1"
+        assert not any(s in text or s in entry.name for s in SECRETS)
+        # the same endpoint with other credentials shares the cache: the key is built from the public form
+        again = OpenAIClient("m", base_url=f"http://bob:other@127.0.0.1:{server.server_port}/v1", api_key="sk-test")
+        assert again.complete_json("TASK: x", SCHEMA) == {"ok": True} and again.cache_hits == 1
+
+
+def test_errors_print_only_the_public_endpoint(home):
+    client = OpenAIClient("m", base_url=_private(9), api_key="x", cache=False)
+    with pytest.raises(LLMError, match="cannot reach the LLM endpoint") as info:
+        client.complete_json("TASK: x", SCHEMA)
+    assert "http://127.0.0.1:9/v1" in str(info.value)
+    assert not any(s in str(info.value) for s in SECRETS)
+    with recorded_llm_server([{"status": 404, "error": "model not found"}]) as server:
+        client = OpenAIClient("m", base_url=_private(server.server_port), api_key="x", cache=False)
+        with pytest.raises(LLMError, match="not found") as info:
+            client.complete_json("TASK: x", SCHEMA)
+    assert f"http://127.0.0.1:{server.server_port}/v1" in str(info.value)
+    assert not any(s in str(info.value) for s in SECRETS)
+
+
+def test_cli_error_line_has_no_credentials(home):
+    env = {"OPENAI_BASE_URL": _private(9), "OPENAI_API_KEY": "sk-test", "STYLEKG_HOME": str(home)}
+    proc = subprocess.run([sys.executable, "-m", "stylekg.cli", "kg", "decompose", "Somebody", "--model", "m"],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+    assert proc.returncode == 2 and "cannot reach the LLM endpoint http://127.0.0.1:9/v1" in proc.stderr
+    assert not any(s in proc.stderr + proc.stdout for s in SECRETS)
