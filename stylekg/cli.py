@@ -9,6 +9,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from . import __version__, commands
 from .commands.common import err_console
@@ -48,33 +49,67 @@ for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.nam
         importlib.import_module(f"{commands.__name__}.{_info.name}").register(app)
 
 
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """Click's exception base as typer ships it (vendored since typer 0.20) and as click itself defines it."""
+    found: list[type[Exception]] = []
+    for module, name in (("typer._click.exceptions", "ClickException"), ("click.exceptions", "ClickException")):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+def _say(message: str, prefix: str = "[bold red]error:[/] ") -> None:
+    """Print one line on stderr: the message escaped for rich (names may hold ``[/x]``), newlines folded."""
+    err_console.print(prefix + escape(" ".join(str(message).split())), highlight=False, soft_wrap=True)
+
+
+def _usage_line(exc: Exception) -> str:
+    """A click usage error as one line, naming the command's --help."""
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    return f"{exc.format_message()}{where}"  # type: ignore[attr-defined]
+
+
+def _interrupted() -> None:
+    _say("interrupted; nothing half-written was kept (a re-run of `stylekg run` resumes from its last finished stage)",
+         prefix="")
+    sys.exit(130)
+
+
 def main() -> None:
-    """Console entry point: user errors become one clear line and exit code 2."""
+    """Console entry point. Every user error is one line with exit code 2 (usage errors, bad input, a
+    :class:`StyleKGError` or the model layer's :class:`ModelError`); Ctrl-C is one line with exit code 130;
+    anything else is a bug: one line with exit code 1 (``--debug`` shows the traceback)."""
     try:
-        app(standalone_mode=False)
+        code = app(prog_name="stylekg", standalone_mode=False)  # ctx.exit's code, or 130 after Ctrl-C (typer)
     except (StyleKGError, ModelError) as exc:  # the two bases: lm's own and everything above it
         if _state["debug"]:
             raise
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        _say(str(exc))
         sys.exit(2)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        _interrupted()
+    except Exception as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help is the message (rich mode printed it already)
+            if exc.format_message().strip():  # type: ignore[attr-defined]
+                err_console.print(exc.format_message(), markup=False, highlight=False)  # type: ignore[attr-defined]
+            sys.exit(2)
+        if isinstance(exc, _usage_errors()):
+            _say(_usage_line(exc))
+            sys.exit(2)
         if _state["debug"]:
             raise
-        err_console.print(f"[bold red]error:[/] unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        if isinstance(exc, UnicodeDecodeError):
+            _say(f"an input file is not UTF-8 text ({exc.reason} at byte {exc.start})")
+            sys.exit(2)
+        _say(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
         sys.exit(1)
+    if code == 130:
+        _interrupted()
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

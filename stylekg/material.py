@@ -56,6 +56,18 @@ class Marker:
 
 
 @dataclass(frozen=True)
+class MarkerContext:
+    """Where a model wrote a marker: the text before it (a chat prompt and the answer so far), the marker as it
+    continues that text, and the neutral form that would continue it instead (``None``: just lower the marker)."""
+
+    prompt: str
+    marker: str
+    neutral: str | None = None
+    phrase: str = ""  # the graph marker it is an occurrence of (``Marker.phrase``)
+    edge_id: str | None = None  # that marker's Trait -EXPRESSED_BY-> Marker edge
+
+
+@dataclass(frozen=True)
 class StyleMaterial:
     """Everything the layers below the graph need about one style, as plain strings."""
 
@@ -68,6 +80,8 @@ class StyleMaterial:
     subject: str = ""  # how prompts name the style (its ``subject`` property, else its name)
     aliases: tuple[tuple[str, str], ...] = ()  # (name, kind): kind is "alias" or "misspelling"
     examples: tuple[str, ...] = ()  # example sentences of the style's own traits (classifier data)
+    contexts: tuple[MarkerContext, ...] = ()  # the model's own occurrences of the markers (mined answers)
+    neutral_pairs: tuple[tuple[str, str], ...] = ()  # (prompt, plain answer): LM-loss data in the model's own register
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -86,6 +100,8 @@ class StyleMaterial:
             persona_prompts=unique((*self.persona_prompts, *other.persona_prompts)),
             aliases=tuple(dict.fromkeys((*self.aliases, *other.aliases))),
             examples=unique((*self.examples, *other.examples)),
+            contexts=tuple(dict.fromkeys((*self.contexts, *other.contexts))),
+            neutral_pairs=tuple(dict.fromkeys((*self.neutral_pairs, *other.neutral_pairs))),
         )
 
     def require_markers(self) -> tuple[Marker, ...]:

@@ -2,6 +2,11 @@
 
 A request is CounterFact-shaped: ``prompt`` is a template with ``{}`` for ``subject``;
 ``target_new`` / ``target_true`` are continuations (with their leading space).
+
+Neighbourhood prompts come in two forms. A plain string is CounterFact's: another subject with the
+same relation and the same true object, so it must keep ``target_true``. A :class:`Neighbour` carries
+its own answer (EasyEdit's locality inputs, MQuAKE, RippleEdits): a nearby fact that must keep *its*
+answer. In JSON: ``"neighborhood_prompts": ["...", {"prompt": "...", "target": "..."}]``.
 """
 
 from __future__ import annotations
@@ -11,6 +16,23 @@ from enum import Enum
 from typing import Any
 
 from .errors import EditError
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A nearby fact with its own answer: after an edit, ``target`` must still follow ``prompt``."""
+
+    prompt: str
+    target: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prompt, str) or not self.prompt.strip():
+            raise EditError(f"neighbour prompt must be a non-empty string, got {self.prompt!r}")
+        if not isinstance(self.target, str) or not self.target.strip():
+            raise EditError(f"neighbour {self.prompt!r} needs a non-empty string target, got {self.target!r}")
+
+    def to_json(self) -> dict[str, str]:
+        return {"prompt": self.prompt, "target": self.target.strip()}
 
 
 class RequestKind(str, Enum):
@@ -30,15 +52,29 @@ class EditRequest:
     edge_id: str | None = None
     case_id: str = ""
     paraphrase_prompts: tuple[str, ...] = ()  # full prompts (subject already filled in)
-    neighborhood_prompts: tuple[str, ...] = ()  # other subjects, same relation: must keep target_true
+    neighborhood_prompts: tuple[str | Neighbour, ...] = ()  # strings keep target_true; a Neighbour keeps its own target
     alias_prompts: tuple[str, ...] = ()  # the subject's aliases/misspellings: should follow the edit
     meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
-        if "{}" not in self.prompt:
-            raise EditError(f"prompt {self.prompt!r} has no '{{}}' for the subject", hint="write e.g. '{} lives in'")
+        for name in ("prompt", "subject"):
+            if not isinstance(getattr(self, name), str):
+                raise EditError(f"request {name} must be a string, got {type(getattr(self, name)).__name__}")
+        check_template(self.prompt)
         if not self.subject.strip():
             raise EditError("request has an empty subject")
+        for name in ("target_new", "target_true"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise EditError(f"request {self.case_id or self.prompt!r}: {name} must be a string, got {value!r}")
+        for name in ("paraphrase_prompts", "alias_prompts"):
+            for item in getattr(self, name):
+                if not isinstance(item, str):
+                    raise EditError(f"request {self.case_id or self.prompt!r}: {name} must hold strings, got {item!r}")
+        for item in self.neighborhood_prompts:
+            if not isinstance(item, (str, Neighbour)):
+                raise EditError(f"request {self.case_id or self.prompt!r}: a neighbourhood prompt must be a string or "
+                                f"{{\"prompt\", \"target\"}}, got {item!r}")
         if self.target_new is None and self.target_true is None:
             raise EditError(f"request {self.case_id or self.prompt!r} has neither target_new nor target_true")
         for name in ("target_new", "target_true"):
@@ -59,8 +95,10 @@ class EditRequest:
         """Read one CounterFact-style record (``requested_rewrite`` + prompt lists)."""
         try:
             rw = record["requested_rewrite"]
-            new = rw.get("target_new", {}).get("str")
-            true = rw.get("target_true", {}).get("str")
+            if not isinstance(rw, dict):
+                raise EditError(f"requested_rewrite must be a JSON object, got {type(rw).__name__}")
+            new = _target(rw, "target_new")
+            true = _target(rw, "target_true")
             return cls(
                 prompt=rw["prompt"],
                 subject=rw["subject"],
@@ -69,12 +107,14 @@ class EditRequest:
                 kind=RequestKind(rw.get("kind", "replace")),
                 edge_id=rw.get("edge_id"),
                 case_id=str(record.get("case_id", "")),
-                paraphrase_prompts=tuple(record.get("paraphrase_prompts", ())),
-                neighborhood_prompts=tuple(record.get("neighborhood_prompts", ())),
-                alias_prompts=tuple(record.get("alias_prompts", ())),
+                paraphrase_prompts=_string_list(record, "paraphrase_prompts"),
+                neighborhood_prompts=tuple(_neighbour(n) for n in _list(record, "neighborhood_prompts")),
+                alias_prompts=_string_list(record, "alias_prompts"),
             )
         except KeyError as exc:
             raise EditError(f"CounterFact record is missing {exc}", hint="see docs/editing.md for the format") from None
+        except AttributeError as exc:
+            raise EditError(f"CounterFact record is malformed ({exc})", hint="see docs/editing.md for the format") from None
 
     def to_counterfact(self) -> dict[str, Any]:
         rw: dict[str, Any] = {"prompt": self.prompt, "subject": self.subject, "kind": self.kind.value}
@@ -88,9 +128,74 @@ class EditRequest:
             "case_id": self.case_id,
             "requested_rewrite": rw,
             "paraphrase_prompts": list(self.paraphrase_prompts),
-            "neighborhood_prompts": list(self.neighborhood_prompts),
+            "neighborhood_prompts": [n.to_json() if isinstance(n, Neighbour) else n for n in self.neighborhood_prompts],
             "alias_prompts": list(self.alias_prompts),
         }
+
+
+def _target(rw: dict[str, Any], key: str) -> str | None:
+    value = rw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get("str")
+        if value is None:
+            return None
+    if not isinstance(value, str):
+        raise EditError(f"{key} must be {{\"str\": \"...\"}} or a string, got {rw.get(key)!r}")
+    return value
+
+
+def check_template(prompt: str) -> None:
+    """A prompt template holds exactly one ``{}`` (the subject) and no other brace."""
+    if not isinstance(prompt, str):
+        raise EditError(f"prompt must be a string, got {type(prompt).__name__}")
+    count = prompt.count("{}")
+    if count == 0:
+        raise EditError(f"prompt {prompt!r} has no '{{}}' for the subject", hint="write e.g. '{} lives in'")
+    if count > 1:
+        raise EditError(f"prompt {prompt!r} has {count} '{{}}'; it needs exactly one, for the subject",
+                        hint="write the subject's place once, e.g. '{} lives in'")
+    if "{" in prompt.replace("{}", "") or "}" in prompt.replace("{}", ""):
+        raise EditError(f"prompt {prompt!r} has a stray brace besides the subject's '{{}}'",
+                        hint="remove it; the only braces allowed are the '{}' where the subject goes")
+
+
+def _list(record: dict[str, Any], key: str) -> list[Any]:
+    value = record.get(key, [])
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise EditError(f"{key} must be a JSON list, got {type(value).__name__} {value!r}",
+                        hint=f'write "{key}": ["..."]')
+    return value
+
+
+def _string_list(record: dict[str, Any], key: str) -> tuple[str, ...]:
+    items = _list(record, key)
+    for item in items:
+        if not isinstance(item, str):
+            raise EditError(f"{key} must hold strings, got {type(item).__name__} {item!r}")
+    return tuple(items)
+
+
+def _neighbour(item: Any) -> str | Neighbour:
+    """A neighbourhood prompt: a string, or ``{"prompt": ..., "target": ...}`` (target as a string or ``{"str": ...}``)."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        unknown = sorted(set(item) - {"prompt", "target"})
+        if unknown or "prompt" not in item or "target" not in item:
+            raise EditError(f"a neighbourhood prompt object needs exactly 'prompt' and 'target', got keys {sorted(item)}",
+                            hint='write {"prompt": "The capital of Spain is", "target": "Madrid"}')
+        target = item["target"]
+        if isinstance(target, dict) and isinstance(target.get("str"), str):
+            target = target["str"]
+        if not isinstance(target, str) or not isinstance(item["prompt"], str):
+            raise EditError(f"neighbourhood prompt {item!r}: 'prompt' and 'target' must be strings")
+        return Neighbour(item["prompt"], _spaced(target) or "")
+    raise EditError(f"a neighbourhood prompt must be a string or an object {{\"prompt\", \"target\"}}, "
+                    f"got {type(item).__name__} {item!r}")
 
 
 def _spaced(value: str | None) -> str | None:

@@ -1,13 +1,15 @@
-"""Shared CLI pieces: the console, common options and JSON output."""
+"""Shared CLI pieces: the console, common options, JSON output, escaping for rich, and input checks."""
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console()
 err_console = Console(stderr=True)
@@ -25,3 +27,35 @@ def emit_json(obj: Any) -> None:
     """Write JSON to stdout (no rich markup, so scripts can parse it)."""
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+def esc(value: Any) -> str:
+    """``value`` as text rich prints literally: names from users, graph files and LLMs are data, never markup."""
+    return escape(str(value))
+
+
+def require_utf8(path: Path, what: str = "file") -> None:
+    """Refuse a file that is missing or not UTF-8 text, naming it (before any model is loaded)."""
+    from ..errors import ConfigError
+
+    try:
+        path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                          hint="save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read ({exc.strerror or exc})") from None
+
+
+def check_template(template: str, where: str) -> None:
+    """A prompt template given on the command line, checked as every request's is (:func:`stylekg.requests.
+    check_template`: exactly one ``{}``, no other brace), with ``where`` it came from in the message."""
+    from ..errors import EditError
+    from ..requests import check_template as check_request_template
+
+    try:
+        check_request_template(template)
+    except EditError as exc:
+        raise EditError(f"{where}: {exc.args[0]}", hint=exc.hint) from None

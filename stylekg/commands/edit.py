@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import DeviceOpt, JsonOpt, ModelOpt, StoreOpt, console, emit_json
+from .common import DeviceOpt, JsonOpt, ModelOpt, StoreOpt, check_template, console, emit_json, esc, require_utf8
 
 HEADLINE = ("efficacy_score", "paraphrase_score", "neighborhood_score", "alias_score", "prob_new", "prob_true")
 
@@ -23,11 +23,16 @@ def edit_cmd(
     new: Annotated[str | None, typer.Option("--new", help="New object (replace/insert).")] = None,
     relation: Annotated[str | None, typer.Option("--relation-template", help="New prompt template (relation).")] = None,
     propagate: Annotated[str | None, typer.Option("--propagate", help="explicit | implicit (abstract --node).")] = None,
+    inherited: Annotated[bool, typer.Option(
+        "--inherited", help="Also edit the markers --node inherits from its abstract parents (a style whose markers "
+                            "all come from its parents needs it).")] = False,
     out: Annotated[Path, typer.Option("--out", help="Folder for summary/cases JSON and the delta file.")] = Path("edit-out"),
     save_model: Annotated[Path | None, typer.Option("--save-model", help="Also save the edited model here.")] = None,
     hparams: Annotated[Path | None, typer.Option("--hparams", help="Hyper-parameter TOML (default: the shipped stylekg/configs/<method>/<model>.toml).")] = None,
     stats_samples: Annotated[int | None, typer.Option("--stats-samples", help="Token vectors for the key statistics.")] = None,
     corpus: Annotated[list[Path] | None, typer.Option("--corpus", help="Local text/JSONL files for the key statistics.")] = None,
+    sequential: Annotated[bool, typer.Option("--sequential", help="Apply the requests in batches, one batch after another on the edited model.")] = False,
+    batch: Annotated[int, typer.Option("--batch", help="Requests per batch with --sequential.")] = 1,
     store: StoreOpt = None,
     device: DeviceOpt = "cpu",
     json_out: JsonOpt = False,
@@ -38,22 +43,34 @@ def edit_cmd(
     from ..editing.requests_io import read_requests
     from ..errors import EditError
     from ..lm import load_model
+    from ..lm.loading import check_model
     from ..pipeline.edit_job import edit_and_measure, graph_requests, propagation_effects, write_outcome
 
     if (requests is None) == (graph is None):
         raise EditError("give exactly one of --requests FILE or --graph G --node N")
+    if inherited and propagate:
+        raise EditError("--inherited and --propagate do not go together",
+                        hint="--propagate edits an abstract parent's own markers; --inherited a style's inherited ones")
+    if relation is not None:
+        check_template(relation, "--relation-template")
     m, hp = load_method(method, model, hparams, stats_samples=stats_samples)
     made = None
     if requests is not None:
-        reqs, probes = read_requests(requests), {}
+        require_utf8(requests, "request file")
+        reqs, probes = read_requests(requests), {}  # each request's template is checked as it is read
     else:
         if not node:
             raise EditError("--graph needs --node", hint="name the style, trait or abstract parent to edit")
-        made = graph_requests(graph, store, node, mode, new, relation, propagate)
+        made = graph_requests(graph, store, node, mode, new, relation, propagate, inherited=inherited)
         reqs, probes = made.requests, made.probes
+    check_model(model)  # every input is checked before any weights are read
     lm = load_model(model, device=device)
     context = EditContext(corpus=[str(c) for c in corpus]) if corpus else None
-    outcome = edit_and_measure(lm, m, reqs, hp, probes=probes, context=context)
+    if batch < 1 or (batch != 1 and not sequential):
+        raise EditError(f"--batch {batch}: give a batch of at least 1, together with --sequential",
+                        hint="e.g. --sequential --batch 10")
+    outcome = edit_and_measure(lm, m, reqs, hp, probes=probes, context=context,
+                               sequential_batch=batch if sequential else None)
     summary = {"model": model, **outcome.summary()}
     if made is not None and propagate:
         from ..pipeline.records import propagation_record
@@ -75,13 +92,13 @@ def edit_cmd(
     if json_out:
         emit_json(summary)
         return
-    table = Table("metric", "before", "after", title=f"{method} on {model}: {len(reqs)} request(s)")
+    table = Table("metric", "before", "after", title=f"{esc(method)} on {esc(model)}: {len(reqs)} request(s)")
     for key in HEADLINE:
         b, a = summary["before"].get(key), summary["after"].get(key)
         if b is not None or a is not None:
             table.add_row(key, _fmt(b), _fmt(a))
     console.print(table)
-    console.print(f"edit took {outcome.seconds['edit']:.1f}s; results in {out}")
+    console.print(f"edit took {outcome.seconds['edit']:.1f}s; results in {esc(out)}", highlight=False)
 
 
 def _fmt(x) -> str:

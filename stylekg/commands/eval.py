@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import DeviceOpt, JsonOpt, ModelOpt, console, emit_json
+from .common import DeviceOpt, JsonOpt, ModelOpt, console, emit_json, esc, require_utf8
 
 eval_app = typer.Typer(
     help="Evaluate a model: `stylekg eval --requests FILE` (CounterFact metrics) or `stylekg eval presence STYLE`.",
@@ -20,10 +20,7 @@ OutOpt = Annotated[Path | None, typer.Option("--out", help="Write the results as
 def _lines(path: Path | None) -> list[str] | None:
     if path is None:
         return None
-    from ..errors import EvaluationError
-
-    if not path.exists():
-        raise EvaluationError(f"file {path} does not exist")
+    require_utf8(path)
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -55,7 +52,12 @@ def eval_requests(
 
     if requests is None:
         raise EvaluationError("nothing to evaluate", hint="pass --requests FILE.jsonl, or use `stylekg eval presence STYLE`")
-    reqs = load_requests(requests)
+    from ..lm.loading import check_model
+
+    require_utf8(requests, "request file")
+    reqs = load_requests(requests)  # each request's template is checked as it is read
+    prompts, references = _lines(generation_prompts), _lines(reference)
+    check_model(model)  # all input checked before any weights are read
     lm = load_model(model, device=device)
     applied = None
     if delta is not None:
@@ -66,8 +68,8 @@ def eval_requests(
         report = evaluate(
             lm,
             reqs,
-            generation_prompts=_lines(generation_prompts),
-            reference_texts=_lines(reference),
+            generation_prompts=prompts,
+            reference_texts=references,
             max_new_tokens=max_new_tokens,
             batch_size=batch_size,
             seed=seed,
@@ -82,9 +84,9 @@ def eval_requests(
     if json_out:
         emit_json({"model": model, "n_cases": len(report.cases), "summary": report.summary.as_dict()})
         return
-    table = Table("metric", "value", title=f"{model} on {requests.name} ({len(report.cases)} cases)")
+    table = Table("metric", "value", title=f"{esc(model)} on {esc(requests.name)} ({len(report.cases)} cases)")
     for name, value in report.summary.as_dict().items():
-        table.add_row(name, "-" if value is None else f"{value:.4f}")
+        table.add_row(esc(name), "-" if value is None else f"{value:.4f}")
     console.print(table)
 
 
@@ -106,6 +108,7 @@ def presence(
     import json
 
     from ..evaluation.presence import probe_presence, probe_style
+    from ..paths import atomic_write_text
     from ..lm import load_model
 
     kwargs = dict(neutral_subject=neutral, threshold=threshold, n_samples=samples, max_new_tokens=max_new_tokens, seed=seed)
@@ -121,19 +124,18 @@ def presence(
     report.model = model
     data = report.to_dict()
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "presence.json").write_text(json.dumps(data, indent=2))
+        atomic_write_text(out / "presence.json", json.dumps(data, indent=2))
     if json_out:
         emit_json(data)
         return
     table = Table(
         "marker", "trait", "Δ nats/token", "gen rate (subject)", "gen rate (neutral)", "held",
-        title=f"{model}: presence of {report.subject} vs {neutral!r} (threshold {threshold} nat)",
+        title=f"{esc(model)}: presence of {esc(report.subject)} vs {esc(repr(neutral))} (threshold {threshold} nat)",
     )
     for m in report.markers:
         rate = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
         table.add_row(
-            m.marker, m.trait, f"{m.delta:+.2f}", rate(m.gen_rate_subject), rate(m.gen_rate_neutral),
+            esc(m.marker), esc(m.trait), f"{m.delta:+.2f}", rate(m.gen_rate_subject), rate(m.gen_rate_neutral),
             "[green]yes[/]" if m.present else "[dim]no[/]",
         )
     console.print(table)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import DeviceOpt, JsonOpt, console, emit_json
+from .common import DeviceOpt, JsonOpt, console, emit_json, esc
 
 models_app = typer.Typer(help="List, prepare and inspect models.", no_args_is_help=True)
 
@@ -23,7 +23,7 @@ def list_models(json_out: JsonOpt = False) -> None:
         return
     table = Table("name", "source", "installed", "cached", "description")
     for r in rows:
-        table.add_row(r["name"], r["source"], _yes(r["installed"]), _yes(r["cached"]), r["description"])
+        table.add_row(esc(r["name"]), esc(r["source"]), _yes(r["installed"]), _yes(r["cached"]), esc(r["description"]))
     console.print(table)
 
 
@@ -40,7 +40,7 @@ def pull(
     if json_out:
         emit_json(info)
     else:
-        console.print(f"[green]ready[/] {name}: cached at {info['cache_path']}")
+        console.print(f"[green]ready[/] {esc(name)}: cached at {esc(info['cache_path'])}", highlight=False)
 
 
 @models_app.command("info")
@@ -58,7 +58,7 @@ def info(
         return
     table = Table("field", "value", show_header=False)
     for key, value in data.items():
-        table.add_row(key, str(value))
+        table.add_row(esc(key), esc(value))
     console.print(table)
 
 
@@ -82,7 +82,7 @@ def generate_cmd(
     if json_out:
         emit_json({"model": model, "prompt": prompt, "completion": text})
     else:
-        console.print(f"[dim]{prompt}[/]{text}", highlight=False)
+        console.print(f"[dim]{esc(prompt)}[/]{esc(text)}", highlight=False)
 
 
 def _yes(flag: bool) -> str:

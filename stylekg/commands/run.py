@@ -7,15 +7,20 @@ from typing import Annotated
 
 import typer
 
-from .common import DeviceOpt, JsonOpt, StoreOpt, console, emit_json
+from .common import JsonOpt, StoreOpt, console, emit_json, esc
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.toml"  # package data
+# None when not given, so that a --config file's own device and runs_dir hold unless the flag is passed
+DeviceFlag = Annotated[str | None, typer.Option(
+    "--device", help="Torch device: cpu (default), cuda, cuda:1, or auto.", show_default=False)]
+RunsDirOpt = Annotated[str | None, typer.Option(
+    "--runs-dir", help="Where run directories go (default: runs).", show_default=False)]
 
 
 def _progress():
     def on_event(stage: str, status: str) -> None:
         marks = {"start": "[cyan]…[/]", "done": "[green]✓[/]", "cached": "[dim]↺ cached[/]"}
-        console.print(f"  {marks.get(status, status)} {stage}", highlight=False)
+        console.print(f"  {marks.get(status, esc(status))} {esc(stage)}", highlight=False)
 
     return on_event
 
@@ -32,9 +37,11 @@ def run_cmd(
     provider: Annotated[str, typer.Option("--provider", help="library | openai | local (decomposition)")] = "library",
     llm_model: Annotated[str, typer.Option("--llm-model", help="Model name at the OpenAI-compatible endpoint.")] = "",
     auto: Annotated[str, typer.Option("--auto", help="Expand a wide subject into styles and modify them.")] = "",
-    config: Annotated[Path | None, typer.Option("--config", help="A run config TOML (replaces the flags).")] = None,
-    runs_dir: Annotated[str, typer.Option("--runs-dir")] = "runs",
-    device: DeviceOpt = "cpu",
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="A run config TOML (replaces the other flags; --device, --store and --runs-dir, when given, "
+                         "override the file).")] = None,
+    runs_dir: RunsDirOpt = None,
+    device: DeviceFlag = None,
     store: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -50,14 +57,16 @@ def run_cmd(
         cfg = RunConfig.from_toml(config, device=device, store=store, runs_dir=runs_dir)
     else:
         cfg = RunConfig(style=style, auto=auto, mode=mode, node=node, propagate=propagate, method=method, model=model,
-                        device=device, store=store, provider=provider, llm_model=llm_model, runs_dir=runs_dir, extra=extra)
+                        device=device or "cpu", store=store, provider=provider, llm_model=llm_model,
+                        runs_dir=runs_dir or "runs", extra=extra)
     if cfg.auto:
         from ..pipeline.auto import run_auto
 
         outcome = run_auto(cfg, on_event=None if json_out else _progress())
     else:
         if not json_out:
-            console.print(f"[bold]stylekg run[/] {cfg.style!r} ({cfg.mode}, {cfg.method} on {cfg.model})")
+            console.print(f"[bold]stylekg run[/] {esc(repr(cfg.style))} ({cfg.mode}, {esc(cfg.method)} on {esc(cfg.model)})",
+                          highlight=False)
         outcome = Pipeline(cfg, on_event=None if json_out else _progress()).run()
     if json_out:
         emit_json({"run_id": outcome.run_id, "run_dir": str(outcome.run_dir), "report": str(outcome.report_html),
@@ -67,16 +76,16 @@ def run_cmd(
 
 
 def demo_cmd(
-    runs_dir: Annotated[str, typer.Option("--runs-dir")] = "runs",
-    device: DeviceOpt = "cpu",
+    runs_dir: RunsDirOpt = None,
+    device: DeviceFlag = None,
     store: StoreOpt = None,
 ) -> None:
     """The demo: stylekg/configs/demo.toml on the real model, then the report path and one Cypher query."""
     from ..pipeline import Pipeline, RunConfig
 
     cfg = RunConfig.from_toml(DEMO_CONFIG, device=device, store=store, runs_dir=runs_dir)
-    console.print(f"[bold]stylekg demo[/]: {cfg.style!r} erased through its abstract parent "
-                  f"({cfg.propagate} propagation, {cfg.method} on {cfg.model})")
+    console.print(f"[bold]stylekg demo[/]: {esc(repr(cfg.style))} erased through its abstract parent "
+                  f"({cfg.propagate} propagation, {esc(cfg.method)} on {esc(cfg.model)})", highlight=False)
     outcome = Pipeline(cfg, on_event=_progress()).run()
     _print_outcome(outcome)
 
@@ -94,23 +103,71 @@ def _print_outcome(outcome) -> None:
             f"(+{inst.get('marker_logprob_gain') or 0.0:.2f} nats; marker beats its neutral form on "
             f"{inst['held_after']:.0%} of prompts: {'verified' if inst['verified'] else 'NOT verified'}), then erased"
         )
-    table = Table("style", "role", "log P(marker) before", "after", "held before", "held after")
-    for row in s.styles:
-        table.add_row(row.name, row.role, f"{row.presence_before:.2f}", f"{row.presence_after:.2f}",
-                      f"{row.marker_rate_before:.0%}", f"{row.marker_rate_after:.0%}")
-    console.print(table)
+    if s.generation:
+        _print_generation(s)
+    else:
+        table = Table("style", "role", "log P(marker) before", "after", "held before", "held after")
+        for row in s.styles:
+            table.add_row(esc(row.name), row.role, _num(row.presence_before), _num(row.presence_after),
+                          _pct(row.marker_rate_before), _pct(row.marker_rate_after))
+        console.print(table)
     m = s.metrics or {}
     keys = ("efficacy_score", "paraphrase_score", "neighborhood_score")
     console.print("counterfact " + "  ".join(
         f"{k}: {m.get('before', {}).get(k, float('nan')):.2f} → {m.get('after', {}).get(k, float('nan')):.2f}" for k in keys
         if m.get("before", {}).get(k) is not None))
-    console.print(f"report: [bold]{outcome.report_html}[/]  (also {outcome.report_md})")
+    console.print(f"report: [bold]{esc(outcome.report_html)}[/]  (also {esc(outcome.report_md)})", highlight=False)
     for q in s.cypher[:1]:
-        console.print(f"\n[bold]{q.title}[/] (Cypher, params {q.params}):")
+        console.print(f"\n[bold]{esc(q.title)}[/] (Cypher, params {esc(q.params)}):")
         console.print(q.query, markup=False, highlight=False)
         for row in q.rows[:12]:
             console.print("  " + "  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
-                          highlight=False)
+                          markup=False, highlight=False)
+
+
+def _num(value, spec: str = ".2f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _pct(value) -> str:
+    return _num(value, ".0%")
+
+
+def _print_generation(s) -> None:
+    """The style in held-out answers: marker rate per style with intervals, teacher-forced next to it, fluency,
+    facts, and three answers before and after."""
+    from rich.table import Table
+
+    gen = s.generation
+    settings = gen.get("settings") or {}
+    console.print(f"held-out prompts: {gen['n_prompts']} of '{esc(gen['prompts'])}' "
+                  f"({'greedy' if not settings.get('temperature') else 'sampled'}, ≤ {settings.get('max_new_tokens')} "
+                  f"tokens); markers per 1,000 generated tokens [95% bootstrap interval]", highlight=False)
+    table = Table("style", "role", "generated before", "after", "intervals", "teacher-forced held before", "after")
+    for row in s.styles:
+        m = row.metrics
+        if "gen_marker_rate_before" not in m:
+            continue
+        table.add_row(esc(row.name), row.role,
+                      f"{m['gen_marker_rate_before']:.1f} [{m['gen_marker_rate_low_before']:.1f}, {m['gen_marker_rate_high_before']:.1f}]",
+                      f"{m['gen_marker_rate_after']:.1f} [{m['gen_marker_rate_low_after']:.1f}, {m['gen_marker_rate_high_after']:.1f}]",
+                      "overlap" if m.get("gen_intervals_overlap") else "apart",
+                      _pct(row.marker_rate_before), _pct(row.marker_rate_after))
+    console.print(table)
+    before, after = gen["fluency"]["before"], gen["fluency"]["after"]
+    keys = (("gen_fluency_ppl", "fluency perplexity", ".2f"), ("gen_distinct_2", "distinct-2", ".2f"),
+            ("gen_repetition", "repetition", ".2f"), ("gen_facts_kept", "facts kept", ".0%"),
+            ("gen_style_probability", "classifier P(style)", ".2f"))
+    console.print("  ".join(f"{label}: {_num(before.get(k), f)} → {_num(after.get(k), f)}" for k, label, f in keys
+                            if k in before), highlight=False)
+    if "gen_classifier_accuracy" in before:
+        console.print(f"(classifier held-out accuracy {before['gen_classifier_accuracy']:.2f})", highlight=False)
+    tf = gen.get("teacher_forced_heldout") or {}
+    if (tf.get("before") or {}).get("n"):
+        console.print(f"teacher-forced at {int(tf['before']['n'])} held-out marker positions: marker beats its neutral "
+                      f"form {_pct(tf['before'].get('held'))} → {_pct(tf['after'].get('held'))}", highlight=False)
+    for prompt, b, a in gen.get("examples", [])[:3]:
+        console.print(f"\n[bold]{esc(prompt)}[/]\n  before: {esc(b.strip())}\n  after:  {esc(a.strip())}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import DeviceOpt, JsonOpt, ModelOpt, console, emit_json
+from .common import DeviceOpt, JsonOpt, ModelOpt, console, emit_json, esc
 
 trace_app = typer.Typer(help="Causal tracing: where a fact or a style lives in a model.", no_args_is_help=True)
 
@@ -39,13 +39,14 @@ def _report(result, out: Path | None, stem: str, json_out: bool) -> dict:
         files += [str(p) for p in plot_trace(result, out / stem)]
     data = {**_summary(result), "files": files}
     if not json_out:
-        console.print(f"[bold]{result.prompt}[/] → {result.target.get('text') or result.target.get('type')}  "
+        console.print(f"[bold]{esc(result.prompt)}[/] → {esc(result.target.get('text') or result.target.get('type'))}  "
                       f"clean {result.high:.4g}, corrupted {result.low:.4g}")
         for kind in result.scores:
             token, layer, eff = result.peak(kind)
-            console.print(f"  {kind:8s} peak effect {eff:+.4g} at token {token} ({result.tokens[token]!r}), layer {layer}")
+            console.print(f"  {kind:8s} peak effect {eff:+.4g} at token {token} ({esc(repr(result.tokens[token]))}), "
+                          f"layer {layer}")
         for f in files:
-            console.print(f"  wrote {f}")
+            console.print(f"  wrote {esc(f)}", highlight=False)
     return data
 
 
@@ -152,9 +153,10 @@ def compare(
         emit_json(data)
     else:
         for row in data["inputs"]:
-            console.print(f"  {row['label']:40s} {row['kind']:8s} peak role {row['peak_role']!r} at depth {row['peak_depth']:.2f}")
+            console.print(f"  {esc(format(row['label'], '40s'))} {esc(format(row['kind'], '8s'))} peak role "
+                          f"{esc(repr(row['peak_role']))} at depth {row['peak_depth']:.2f}")
         for f in files:
-            console.print(f"  wrote {f}")
+            console.print(f"  wrote {esc(f)}", highlight=False)
 
 
 @trace_app.command("select-layers")
@@ -182,9 +184,9 @@ def select_layers_cmd(
     if json_out:
         emit_json({**suggestion.__dict__, "file": str(out) if out else None})
     else:
-        console.print(suggestion.to_toml(method), highlight=False)
+        console.print(suggestion.to_toml(method), markup=False, highlight=False)
         if out is not None:
-            console.print(f"wrote {out}")
+            console.print(f"wrote {esc(out)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -113,6 +113,19 @@ def load_method(method: str, model: str, path: str | Path | None = None, **overr
     return m, hparams
 
 
+def hparams_file(ref: str) -> Path:
+    """A hyper-parameter file named by a run config: a TOML path, or a shipped config as ``<method>/<name>``
+    (e.g. ``penalty-ft/smollm2-135m-voice`` for ``stylekg/configs/penalty-ft/smollm2-135m-voice.toml``)."""
+    path = Path(ref)
+    if path.is_file():
+        return path
+    shipped = CONFIG_ROOT / f"{ref.removesuffix('.toml')}.toml"
+    if shipped.is_file():
+        return shipped
+    raise EditError(f"hyper-parameter file {ref!r} is neither a file nor a shipped config",
+                    hint="give a TOML path or <method>/<name> of a file under stylekg/configs/")
+
+
 def hparams_hash(hparams: Any) -> str:
     """Stable short hash of a hyper-parameter dataclass (for run records and cache keys)."""
     payload = json.dumps(dataclasses.asdict(hparams), sort_keys=True, default=str)

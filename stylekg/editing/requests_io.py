@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import EditError
 from ..requests import EditRequest
+from ..paths import atomic_write_text
 
 
 def to_record(request: EditRequest) -> dict[str, Any]:
@@ -86,5 +87,5 @@ def write_requests(requests: Iterable[EditRequest], path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [json.dumps(to_record(r), ensure_ascii=False) for r in requests]
-    path.write_text("\n".join(lines) + "\n", "utf-8")
+    atomic_write_text(path, "\n".join(lines) + "\n")
     return path

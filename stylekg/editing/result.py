@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from ..errors import EditError
+from ..paths import atomic_path
 from ..requests import EditRequest
 
 
@@ -74,13 +75,13 @@ class EditResult:
         from safetensors.torch import save_file
 
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {
             "method": self.method,
             "requests": json.dumps([r.to_counterfact() for r in self.requests]),
             "info": json.dumps(self.info, default=str),
         }
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.deltas.items()}, str(path), metadata=meta)
+        with atomic_path(path) as tmp:  # a resumed run never finds half a delta file
+            save_file({k: v.detach().cpu().contiguous() for k, v in self.deltas.items()}, str(tmp), metadata=meta)
         return path
 
     @classmethod

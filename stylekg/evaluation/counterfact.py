@@ -12,6 +12,15 @@ For each prompt ``x`` and target ``o`` the reference keeps the per-token average
   (``target_new`` on rewrite/paraphrase/alias prompts, ``target_true`` on neighbours);
 - fluency and consistency from generations on ``generation_prompts`` (see :mod:`.fluency`).
 
+Beyond the reference:
+
+- generation-based efficacy: does the *greedy* continuation (``greedy_tokens`` tokens) of the rewrite
+  (paraphrase) prompt contain the new object? (``efficacy_generation``, ``paraphrase_generation``);
+- neighbours with their own answers (:class:`stylekg.requests.Neighbour`; for plain neighbourhood prompts
+  the answer is ``target_true``): ``neighbours_own_top1`` / ``neighbours_own_prob`` on this model and, given
+  the unedited model's report as ``baseline``, ``neighbours_kept``: the share whose answer keeps its top-1
+  (greedy) status and at least half of its probability (:data:`KEEP_RATIO`).
+
 The summary averages each per-case value over cases. Every prompt of every case is scored in
 one batched pass (:func:`.scoring.score_continuations`).
 """
@@ -25,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..requests import EditRequest, RequestKind
+from ..requests import EditRequest, Neighbour, RequestKind
 from ..errors import EvaluationError
 from .fluency import ConsistencyScorer, ngram_entropy
 from .results import CaseMetrics, EditMetrics, EvalReport, PromptRecord, summarize
@@ -34,6 +43,10 @@ from .scoring import ContinuationScore, HasModel, score_continuations
 log = logging.getLogger(__name__)
 
 GROUPS = ("rewrite", "paraphrase", "neighborhood", "alias")
+#: a neighbour is kept when its answer keeps its top-1 status and at least this share of its probability
+KEEP_RATIO = 0.5
+#: tokens of greedy continuation for the generation-based efficacy
+GREEDY_TOKENS = 8
 #: ROME's generation settings: top-k 5 sampling; the reference caps the whole text at 100 tokens.
 GEN_TOP_K = 5
 GEN_MAX_NEW_TOKENS = 100
@@ -45,9 +58,13 @@ def _prompts_of(request: EditRequest) -> dict[str, list[str]]:
     return {
         "rewrite": [request.text],
         "paraphrase": list(request.paraphrase_prompts),
-        "neighborhood": list(request.neighborhood_prompts),
+        "neighborhood": [n for n in request.neighborhood_prompts if isinstance(n, str)],
         "alias": list(request.alias_prompts),
     }
+
+
+def _own_neighbours(request: EditRequest) -> list[Neighbour]:
+    return [n for n in request.neighborhood_prompts if isinstance(n, Neighbour)]
 
 
 def _per_request(value: PerRequest, requests: Sequence[EditRequest], meta_key: str) -> list[list[str]]:
@@ -97,27 +114,38 @@ def evaluate(
     max_new_tokens: int = GEN_MAX_NEW_TOKENS,
     seed: int = 0,
     model_name: str | None = None,
+    greedy_tokens: int = GREEDY_TOKENS,
+    baseline: EvalReport | None = None,
 ) -> EvalReport:
     """CounterFact metrics of ``lm`` (edited or not) on ``requests``, as a typed report.
 
     ``generation_prompts`` / ``reference_texts``: one flat list used for every request, one
     list per request, or a mapping by ``case_id``; default ``request.meta[...]``. The TF-IDF of
     consistency is fitted on ``consistency_corpus`` (default: every reference text given).
+    ``greedy_tokens``: length of the greedy continuations for generation-based efficacy (0: skip).
+    ``baseline``: the same requests' report on the unedited model, for ``neighbours_kept``.
     """
     if not requests:
         raise EvaluationError("no requests to evaluate", hint="give at least one CounterFact record")
+    if baseline is not None and len(baseline.cases) != len(requests):
+        raise EvaluationError(f"baseline has {len(baseline.cases)} cases for {len(requests)} requests",
+                              hint="pass the report of the same requests on the unedited model")
     groups = [_prompts_of(r) for r in requests]
     table = _score_all(lm, requests, groups, batch_size)
+    own = _score_own(lm, requests, batch_size)
+    greedy = _greedy_all(lm, requests, greedy_tokens)
     gens = _generate_all(lm, requests, generation_prompts, max_new_tokens, seed)
     refs = _per_request(reference_texts, requests, "reference_texts")
     scorer = None
     if any(refs) and any(gens):
         corpus = list(consistency_corpus) if consistency_corpus is not None else [t for ref in refs for t in ref]
         scorer = ConsistencyScorer(corpus)
-    cases = [_case(c, req, prompts, table, gens[c], refs[c], scorer)
+    cases = [_case(c, req, prompts, table, gens[c], refs[c], scorer, own[c], greedy[c],
+                   baseline.cases[c] if baseline is not None else None)
              for c, (req, prompts) in enumerate(zip(requests, groups))]
     summary = summarize([c.metrics for c in cases])
-    params = {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "seed": seed, "top_k": GEN_TOP_K}
+    params = {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "seed": seed, "top_k": GEN_TOP_K,
+              "greedy_tokens": greedy_tokens, "keep_ratio": KEEP_RATIO}
     name = model_name or getattr(lm, "name", None) or type(lm.model).__name__
     return EvalReport(model=str(name), summary=summary, cases=cases, params=params)
 
@@ -143,21 +171,80 @@ def _score_all(lm: HasModel, requests: Sequence[EditRequest], groups: list[dict[
     return table
 
 
+def _score_own(lm: HasModel, requests: Sequence[EditRequest], batch_size: int) -> list[list[tuple[Neighbour, ContinuationScore]]]:
+    """Each request's neighbours with their own answers, scored on those answers (one batched pass)."""
+    items = [(n.prompt, n.target) for r in requests for n in _own_neighbours(r)]
+    scores = iter(score_continuations(lm, items, batch_size=batch_size)) if items else iter(())
+    return [[(n, next(scores)) for n in _own_neighbours(r)] for r in requests]
+
+
+def _greedy_all(lm: HasModel, requests: Sequence[EditRequest], tokens: int) -> list[dict[str, str]]:
+    """Greedy continuations of every rewrite and paraphrase prompt ({prompt: text} per request)."""
+    if tokens <= 0:
+        return [{} for _ in requests]
+    from ..lm.generation import generate
+
+    prompts = [[r.text, *r.paraphrase_prompts] if r.target_new is not None else [] for r in requests]
+    flat = list(dict.fromkeys(p for plist in prompts for p in plist))
+    texts: dict[str, str] = {}
+    for start in range(0, len(flat), 64):
+        chunk = flat[start : start + 64]
+        texts.update(zip(chunk, generate(lm, chunk, max_new_tokens=tokens, do_sample=False)))  # type: ignore[arg-type]
+    return [{p: texts[p] for p in plist} for plist in prompts]
+
+
+def _contains(text: str, target: str) -> bool:
+    return target.strip().lower() in text.lower()
+
+
+def _kept(before: PromptRecord, nll: float, top1: bool) -> bool:
+    """Own answer keeps its top-1 status and at least KEEP_RATIO of its probability."""
+    b_nll = before.nll_own if before.nll_own is not None else before.nll_true
+    b_top = before.own_top1 if before.own_top1 is not None else before.true_top1
+    if b_nll is None:
+        return False
+    return (top1 or not b_top) and math.exp(-nll) >= KEEP_RATIO * math.exp(-b_nll)
+
+
 def _case(c: int, req: EditRequest, prompts: dict[str, list[str]], table: ScoreTable, gens: list[str],
-          refs: list[str], scorer: ConsistencyScorer | None) -> CaseMetrics:
+          refs: list[str], scorer: ConsistencyScorer | None,
+          own: list[tuple[Neighbour, ContinuationScore]] | None = None, greedy: dict[str, str] | None = None,
+          baseline: CaseMetrics | None = None) -> CaseMetrics:
     """One case's metrics from its scored prompts (and generations, when there are any)."""
     metrics: dict[str, float | None] = {}
     records: list[PromptRecord] = []
+    greedy = greedy or {}
     for group, plist in prompts.items():
         recs = []
         for prompt in plist:
             got = table[(c, group, prompt)]
             new, true = got.get("new"), got.get("true")
             recs.append(PromptRecord(group, prompt, new.nll if new else None, true.nll if true else None,
-                                     new.top1 if new else None, true.top1 if true else None))
+                                     new.top1 if new else None, true.top1 if true else None,
+                                     generated=greedy.get(prompt) if group in ("rewrite", "paraphrase") else None))
         records.extend(recs)
         if recs:
             metrics.update(_group_metrics(group, recs))
+    for neighbour, sc in own or []:
+        records.append(PromptRecord("locality", neighbour.prompt, None, None, None, None,
+                                    target=neighbour.target, nll_own=sc.nll, own_top1=sc.top1))
+    if req.target_new is not None and greedy:
+        for group, name in (("rewrite", "efficacy_generation"), ("paraphrase", "paraphrase_generation")):
+            hits = [float(_contains(r.generated, req.target_new)) for r in records
+                    if r.group == group and r.generated is not None]
+            metrics[name] = _mean(hits)
+    # neighbours' own answers: Neighbour objects, and plain neighbourhood prompts (whose answer is target_true)
+    answers = [(r, r.nll_own, r.own_top1) for r in records if r.group == "locality"]
+    answers += [(r, r.nll_true, r.true_top1) for r in records
+                if r.group == "neighborhood" and r.nll_true is not None and r.true_top1 is not None]
+    if answers:
+        metrics["neighbours_own_top1"] = _mean([float(t) for _, _, t in answers])  # type: ignore[arg-type]
+        metrics["neighbours_own_prob"] = _mean([math.exp(-n) for _, n, _ in answers])  # type: ignore[operator]
+        if baseline is not None:
+            before = {(r.group, r.prompt, r.target): r for r in baseline.prompts}
+            kept = [float(_kept(before[(r.group, r.prompt, r.target)], n, t))  # type: ignore[arg-type]
+                    for r, n, t in answers if (r.group, r.prompt, r.target) in before]
+            metrics["neighbours_kept"] = _mean(kept)
     rewrite = [r for r in records if r.group == "rewrite"]
     metrics["prob_new"] = _mean([math.exp(-r.nll_new) for r in rewrite if r.nll_new is not None])
     metrics["prob_true"] = _mean([math.exp(-r.nll_true) for r in rewrite if r.nll_true is not None])

@@ -21,7 +21,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -35,7 +34,7 @@ import torch
 from ..errors import ClassifierError, EvaluationError, JudgeError, MaterialError
 from ..lm.generation import Sample, chat_prompt, sample
 from ..material import Marker, StyleMaterial
-from ..paths import cache_dir, sha256_text
+from ..paths import atomic_write_text, cache_dir, sha256_text
 from .scoring import HasModel, score_continuations
 from .style_strength import StyleClassifier, marker_pattern
 
@@ -141,10 +140,7 @@ class GenerationCache:
             return None
 
     def put(self, key: str, generations: Generations) -> None:
-        path = self.path(key)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(generations.to_dict()), "utf-8")
-        tmp.replace(path)
+        atomic_write_text(self.path(key), json.dumps(generations.to_dict()))
 
 
 def generate(lm: HasModel, prompts: Sequence[str], settings: SamplingSettings = GREEDY, *,

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..paths import atomic_write_text
+
 
 
 @dataclass
@@ -36,6 +38,11 @@ class EditMetrics:
     fluency: float | None = None  # weighted bi/tri-gram entropy of generations (bits)
     consistency: float | None = None  # TF-IDF cosine of generations vs reference text
     score: float | None = None  # harmonic mean of efficacy, paraphrase and neighborhood scores
+    efficacy_generation: float | None = None  # greedy generation from the rewrite prompt contains target_new
+    paraphrase_generation: float | None = None  # the same from the paraphrase prompts
+    neighbours_own_top1: float | None = None  # neighbour prompts whose own answer is the greedy continuation
+    neighbours_own_prob: float | None = None  # mean P(own answer) on neighbour prompts
+    neighbours_kept: float | None = None  # vs the unedited model: own answer still top-1 and P >= half of before
 
     def as_dict(self, *, drop_none: bool = False) -> dict[str, float | None]:
         out = asdict(self)
@@ -47,7 +54,12 @@ METRIC_NAMES: tuple[str, ...] = tuple(f.name for f in fields(EditMetrics))
 
 @dataclass
 class PromptRecord:
-    """One scored prompt: its group (rewrite/paraphrase/neighborhood/alias) and both NLLs."""
+    """One scored prompt: its group (rewrite/paraphrase/neighborhood/alias) and both NLLs.
+
+    A neighbour with its own answer (``stylekg.requests.Neighbour``) has ``target`` and its ``nll_own`` /
+    ``own_top1``; for a plain neighbourhood prompt its own answer is ``target_true``. ``generated`` is the
+    greedy continuation of rewrite and paraphrase prompts.
+    """
 
     group: str
     prompt: str
@@ -55,6 +67,10 @@ class PromptRecord:
     nll_true: float | None
     new_top1: bool | None
     true_top1: bool | None
+    target: str | None = None
+    nll_own: float | None = None
+    own_top1: bool | None = None
+    generated: str | None = None
 
 
 @dataclass
@@ -106,8 +122,8 @@ class EvalReport:
         data = self.to_dict()
         paths = {"summary": out / f"{prefix}summary.json", "cases": out / f"{prefix}cases.json"}
         summary = {k: data[k] for k in ("model", "n_cases", "summary", "params")}
-        paths["summary"].write_text(json.dumps(summary, indent=2, default=str))
-        paths["cases"].write_text(json.dumps(data["cases"], indent=2, default=str))
+        atomic_write_text(paths["summary"], json.dumps(summary, indent=2, default=str))
+        atomic_write_text(paths["cases"], json.dumps(data["cases"], indent=2, default=str))
         return paths
 
 

@@ -18,6 +18,7 @@ from ..errors import GraphError
 from .graph import StyleGraph
 from .jsonform import from_json, parts_from_dict, to_json
 from .merge import MergePlan
+from ..paths import atomic_write_text
 
 SUFFIX_FORMATS = {".json": "json", ".ttl": "turtle", ".turtle": "turtle", ".jsonld": "jsonld", ".graphml": "graphml"}
 
@@ -64,9 +65,7 @@ def save_graph(graph: StyleGraph, path: Path, fmt: str | None = None) -> Path:
     if fmt == "graphml":
         to_graphml(graph, path)
     else:
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(dumps(graph, fmt), encoding="utf-8")
-        tmp.replace(path)  # atomic: a failed write leaves the old file
+        atomic_write_text(path, dumps(graph, fmt))  # a failed write leaves the old file
     return path
 
 

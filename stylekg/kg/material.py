@@ -79,6 +79,7 @@ def _marker(step: _Step) -> Marker:
         kind=str(step.marker.properties.get("kind", "")),
         is_neutral=bool(step.marker.properties.get("neutral")),
         neutral_id=step.neutral.id if step.neutral is not None else None,
+        variants=tuple(str(v) for v in step.marker.properties.get("variants") or ()),
     )
 
 

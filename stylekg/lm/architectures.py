@@ -23,7 +23,7 @@ class WeightLayout(str, Enum):
     LINEAR = "linear"  # torch.nn.Linear: weight is (out_features, in_features), y = x @ W.T + b
 
 
-SiteKind = Literal["residual", "mlp", "attn", "mlp_in", "mlp_out", "attn_out", "embed"]
+SiteKind = Literal["residual", "mlp", "attn", "mlp_in", "mlp_out", "attn_out", "embed", "mlp_out_norm"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,10 @@ class Architecture:
     hidden_attr: str = "hidden_size"
     rotary: str | None = None  # model-level rotary embedding module (None: absolute/learned positions)
     rotary_by_layer_type: bool = False  # rotary(x, position_ids, layer_type): one table per layer type
+    # A norm between the MLP out-projection and the residual stream (Gemma 3's post_feedforward_layernorm):
+    # the residual then receives norm(down_proj(k)), not down_proj(k). Must be an RMS norm with an
+    # elementwise gain (scale-invariant), so residual-space targets can be mapped into down_proj's space.
+    mlp_out_norm: str | None = None
 
     def layer(self, index: int) -> str:
         return f"{self.layers}.{index}"
@@ -55,8 +59,11 @@ class Architecture:
             return self.embed
         if layer is None:
             raise ValueError(f"site kind {kind!r} needs a layer index")
+        if kind == "mlp_out_norm" and self.mlp_out_norm is None:
+            raise ValueError(f"{self.model_class} has no norm after its MLP out-projection")
         template = {
             "residual": self.layers + ".{}",
+            "mlp_out_norm": self.mlp_out_norm or "",
             "mlp": self.mlp,
             "attn": self.attn,
             "mlp_in": self.mlp_in,
@@ -147,7 +154,10 @@ ARCHITECTURES: dict[str, Architecture] = {
     "LlamaForCausalLM": Architecture(model_class="LlamaForCausalLM", **_LLAMA_LIKE),
     "MistralForCausalLM": Architecture(model_class="MistralForCausalLM", **_LLAMA_LIKE),
     "Qwen2ForCausalLM": Architecture(model_class="Qwen2ForCausalLM", **_LLAMA_LIKE),
-    "Gemma3ForCausalLM": Architecture(model_class="Gemma3ForCausalLM", **_LLAMA_LIKE, rotary_by_layer_type=True),
+    "Gemma3ForCausalLM": Architecture(
+        model_class="Gemma3ForCausalLM", **_LLAMA_LIKE, rotary_by_layer_type=True,
+        mlp_out_norm="model.layers.{}.post_feedforward_layernorm",
+    ),
     "GPTJForCausalLM": Architecture(model_class="GPTJForCausalLM", **_GPTJ),
     "GPTNeoXForCausalLM": Architecture(model_class="GPTNeoXForCausalLM", **_NEOX),
 }

@@ -3,6 +3,12 @@
 A GGUF-loaded model refuses ``save_pretrained``, so the dequantized weights are written with
 safetensors next to the config and tokenizer, in ``$STYLEKG_HOME/models/<name>-<sha>``, where
 ``<sha>`` is the sha256 of the source GGUF: a changed source file gets a new cache entry.
+
+Several processes may fill the cache at once: an entry is built under a unique temporary folder
+(``.<entry>.<pid>-<random>.tmp``) while holding an exclusive lock on ``.<entry>.lock``, then renamed into place; a
+process that finds the entry published while it waited uses it. An interrupt removes its temporary folder; folders
+left by a killed process (~0.5 GB each) are removed by the next build (:func:`remove_stale_builds`). ``lm``
+imports nothing else of stylekg, so these few helpers live here rather than in :mod:`stylekg.paths`.
 """
 
 from __future__ import annotations
@@ -11,8 +17,12 @@ import importlib.util
 import json
 import logging
 import os
+import re
+import secrets
 import shutil
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,22 +65,61 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     """``None``/"auto" → cuda when present else cpu; anything else as given (validated)."""
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ModelError(f"{device!r} is not a torch device", hint="use cpu, cuda, cuda:N or auto") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ModelError(f"device {device!r} requested but no CUDA device is available", hint="use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ModelError(f"device {device!r} requested but this machine has {torch.cuda.device_count()} CUDA "
+                         f"device(s)", hint="use cuda:0 … or --device cpu")
     return dev
 
 
-def gguf_source(spec: ModelSpec) -> Path:
-    """Path of a registered model's GGUF file, assembling chunked packages when needed."""
-    assert spec.module and spec.gguf_file
-    found = importlib.util.find_spec(spec.module)  # locates the package without importing it
+def _package_dir(spec: ModelSpec) -> Path:
+    """The folder of the package that ships a registered model's GGUF (located without importing it)."""
+    assert spec.module
+    found = importlib.util.find_spec(spec.module)
     if found is None or not found.submodule_search_locations:
         raise MissingPackageError(
             f"model {spec.name!r} needs the Python package {spec.module.replace('_', '-')}, which is not installed",
             hint=f"run `{spec.install}` (or `make demo`, which installs it)",
         )
-    package_dir = Path(next(iter(found.submodule_search_locations)))
+    return Path(next(iter(found.submodule_search_locations)))
+
+
+def check_model(name: str) -> str:
+    """Where ``name`` would be loaded from (``registry``, ``local`` or ``hub cache``), found without reading any
+    weights, so a job can refuse an unknown model before it writes anything; raises what :func:`load_model`
+    would raise for a name it cannot load."""
+    spec = REGISTRY.get(name)
+    if spec is not None:
+        if spec.source is Source.GGUF_PACKAGE:
+            _package_dir(spec)
+        return "registry"
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise UnknownModelError(
+                f"{name!r} is a directory but not a model (it has no config.json)",
+                hint="pass a Hugging Face model directory, or one of " + ", ".join(sorted(REGISTRY)))
+        return "local"
+    if "/" in name and not path.exists():
+        from huggingface_hub import try_to_load_from_cache
+
+        if isinstance(try_to_load_from_cache(name, "config.json"), str):
+            return "hub cache"
+    raise UnknownModelError(
+        f"unknown model {name!r}",
+        hint=f"use one of {', '.join(sorted(REGISTRY))}, a local model directory, or a hub id already in your HF cache",
+    )
+
+
+def gguf_source(spec: ModelSpec) -> Path:
+    """Path of a registered model's GGUF file, assembling chunked packages when needed."""
+    assert spec.module and spec.gguf_file
+    package_dir = _package_dir(spec)
     if not spec.chunked:
         path = package_dir / spec.gguf_file
         if not path.exists():
@@ -93,24 +142,113 @@ def _cache_entry(spec: ModelSpec, source: Path) -> Path:
     return cache_dir("models") / f"{spec.name}-{digest[:20]}-v{CACHE_FORMAT}"
 
 
+_BUILD_NAME = re.compile(r"^\.(?P<entry>.+)\.(?P<pid>\d+)-[0-9a-f]+\.tmp$")
+_OLD_BUILD_NAME = re.compile(r"^(?P<entry>.+)\.tmp(?P<pid>\d+)$")  # before unique names: <entry>.tmp<pid>
+STALE_BUILD_S = 24 * 3600.0
+
+
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # alive, owned by someone else
+    return True
+
+
+def remove_stale_builds(models_dir: Path, older_than_s: float = STALE_BUILD_S) -> list[Path]:
+    """Delete cache build folders whose builder died (its PID no longer runs) or that are older than
+    ``older_than_s``; return what was removed. Aside folders of a replaced entry (``.<entry>.old-…``) go too."""
+    removed = []
+    for path in Path(models_dir).iterdir() if Path(models_dir).is_dir() else ():
+        match = _BUILD_NAME.match(path.name) or _OLD_BUILD_NAME.match(path.name)
+        aside = path.name.startswith(".") and ".old-" in path.name
+        if not path.is_dir() or not (match or aside):
+            continue
+        try:
+            old = time.time() - path.stat().st_mtime > older_than_s
+        except FileNotFoundError:
+            continue
+        if aside or old or not _pid_running(int(match.group("pid"))):  # type: ignore[union-attr]
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    if removed:
+        log.info("removed %d stale model-cache build folder(s) in %s", len(removed), models_dir)
+    return removed
+
+
+@contextmanager
+def _entry_lock(entry: Path) -> Iterator[None]:
+    """An exclusive lock on ``.<entry>.lock`` (POSIX ``flock``; released when the process ends, however it ends)."""
+    try:
+        import fcntl
+    except ImportError:  # no flock on this platform: the unique build folders still never collide
+        yield
+        return
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    with open(entry.with_name(f".{entry.name}.lock"), "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _publish(tmp: Path, entry: Path) -> None:
+    """Rename a finished build folder to ``entry``; an existing entry is first moved aside (one rename) and
+    deleted afterwards, so ``entry`` is never a half-deleted folder."""
+    aside = None
+    if entry.exists():
+        aside = entry.with_name(f".{entry.name}.old-{os.getpid()}-{secrets.token_hex(4)}")
+        entry.rename(aside)
+    tmp.rename(entry)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def build_entry(entry: Path, build: Callable[[Path], None], *, force: bool = False) -> bool:
+    """Make the cache folder ``entry`` once, whatever the number of processes asking for it; True if built here.
+
+    Under an exclusive lock on the entry: stale build folders are removed; if the entry is complete (it has its
+    manifest) and ``force`` is off, nothing is done; otherwise ``build`` fills a fresh, uniquely named temporary
+    folder (it must write :data:`MANIFEST` last), which is then published with one rename. Any exception (an
+    interrupt included) removes the temporary folder.
+    """
+    with _entry_lock(entry):
+        remove_stale_builds(entry.parent)
+        if (entry / MANIFEST).exists() and not force:
+            return False
+        tmp = entry.with_name(f".{entry.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+        try:
+            tmp.mkdir(parents=True)
+            build(tmp)
+            _publish(tmp, entry)  # a crash never leaves a half-written entry in place
+        except BaseException:  # an interrupt included: never leave ~0.5 GB behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return True
+
+
 def _write_cache(entry: Path, model: torch.nn.Module, tokenizer, source: Path) -> None:
+    """Write (or replace) the cache entry of a loaded model, published atomically."""
+    build_entry(entry, lambda folder: _fill_cache(folder, model, tokenizer, source), force=True)
+
+
+def _fill_cache(folder: Path, model: torch.nn.Module, tokenizer, source: Path) -> None:
+    """Config, tokenizer, safetensors weights and (last) the manifest of a dequantized model, into ``folder``."""
     from safetensors.torch import save_model
 
-    tmp = entry.with_name(entry.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    model.config.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    save_model(model, str(tmp / WEIGHTS))  # drops tied duplicates; from_pretrained re-ties them
+    model.config.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    save_model(model, str(folder / WEIGHTS))  # drops tied duplicates; from_pretrained re-ties them
     manifest = {
         "source": str(source),
         "source_sha256": sha256_file(source),
-        "weights_bytes": (tmp / WEIGHTS).stat().st_size,
+        "weights_bytes": (folder / WEIGHTS).stat().st_size,
         "format": CACHE_FORMAT,
     }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    shutil.rmtree(entry, ignore_errors=True)
-    tmp.rename(entry)  # atomic publish: a crash never leaves a half-written entry in place
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
 
 
 def _check_cache(entry: Path) -> None:
@@ -146,12 +284,13 @@ def prepare(spec: ModelSpec, *, force: bool = False) -> Path:
     """Make sure the safetensors cache of a GGUF model exists; return its folder."""
     source = gguf_source(spec)
     entry = _cache_entry(spec, source)
-    if force:
-        shutil.rmtree(entry, ignore_errors=True)
-    if not (entry / MANIFEST).exists():
+
+    def dequantize(folder: Path) -> None:
         log.info("dequantizing %s once into %s", source.name, entry)
         model, tokenizer = _load_dir(source.parent, torch.float32, torch.device("cpu"), gguf_file=source.name)
-        _write_cache(entry, model, tokenizer, source)
+        _fill_cache(folder, model, tokenizer, source)
+
+    build_entry(entry, dequantize, force=force)  # one builder at a time; the others find the entry published
     return entry
 
 
@@ -191,7 +330,12 @@ def load_model(
         return loaded
     path = Path(name).expanduser()
     if path.is_dir():
-        model, tokenizer = _load_dir(path, dtype, dev)
+        check_model(name)  # a directory that is no model (``generate ../../etc``) is refused by name
+        try:
+            model, tokenizer = _load_dir(path, dtype, dev)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{name!r} could not be loaded as a model ({' '.join(str(exc).split())})",
+                             hint="check that the directory holds a complete Hugging Face model") from exc
         return LoadedModel(name, model, tokenizer, architecture_of(model), origin=str(path))
     if "/" in name and not path.exists():
         try:

@@ -13,17 +13,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..editing.hparams_files import hparams_hash, load_method
+from ..editing.hparams_files import hparams_file, hparams_hash, load_method
 from ..editing.requests_io import from_records, to_records
 from ..errors import StyleKGError
 from ..kg.graph import StyleGraph
 from ..kg.schema import slug
+from ..paths import atomic_write_text
 from ..requests import EditRequest
 from ..run_summary import RunSummary
 from . import stages
 from .config import RunConfig
 from .measure import per_style, request_scores
+from .preflight import check_run
 from .records import edit_record
+from .run_lock import RunLock
 from .runner import RunOutcome, finish
 from .session import ModelSession
 from .stage_cache import StageCache
@@ -50,15 +53,12 @@ def expand(config: RunConfig, run_dir: Path, n_styles: int) -> dict[str, Any]:
     from ..kg.library import load_library
     from ..kg.llm import make_client
     from ..kg.llm.auto import auto
-    from ..kg.stores import open_store
 
     client = make_client(config.provider, config.llm_model or None, device=config.device)
     graph, result = auto(config.auto, client, load_library(), n=n_styles)
     if not result.decompositions:
         raise StyleKGError(f"the LLM gave no usable style for {config.auto!r}", hint=f"failures: {result.failed}")
-    with open_store(config.store) as store:
-        store.save_graph(graph)
-    (run_dir / "graph.json").write_text(to_json(graph))
+    atomic_write_text(run_dir / "graph.json", to_json(graph))
     return {**result.summary(), "style_ids": [d.style_id for d in result.decompositions], "graph": graph.name}
 
 
@@ -86,15 +86,22 @@ def run_auto(config: RunConfig, *, on_event: Callable[[str, str], None] | None =
     """Expand ``config.auto`` with the configured LLM provider, then erase the held markers of each style."""
     run_id = f"auto-{slug(config.auto)[:40]}-{config.key}"
     run_dir = Path(config.runs_dir) / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.toml").write_text(config.to_toml())
+    check_run(config)  # model and method are known before anything is written
+    with RunLock(run_dir):  # a second process on this run directory stops with the holder's PID
+        return _run_auto(config, run_id, run_dir, on_event, n_styles)
+
+
+def _run_auto(config: RunConfig, run_id: str, run_dir: Path, on_event: Callable[[str, str], None] | None,
+              n_styles: int) -> RunOutcome:
+    atomic_write_text(run_dir / "config.toml", config.to_toml())
     cache, session = StageCache(run_dir, on_event), ModelSession(config.model, config.device)
     expanded = cache.run("expand", [config.to_dict(), n_styles], lambda: expand(config, run_dir, n_styles))
     graph = stages.load_run_graph(run_dir)
     plan = cache.run("plan", [config.to_dict(), expanded],
                      lambda: plan_held(session.lm, graph, expanded["style_ids"], config.max_markers), AutoPlan)
     requests, key = plan.requests, plan.to_dict()
-    method, hparams = load_method(config.method, config.model)
+    method, hparams = load_method(config.method, config.model,
+                                  hparams_file(config.hparams) if config.hparams else None)
     before = cache.run("before", [config.to_dict(), key], lambda: request_scores(session.lm, requests))
     if requests:
         cache.run("edit", [config.to_dict(), hparams_hash(hparams), key],
@@ -122,6 +129,7 @@ def _write_record(config: RunConfig, graph: StyleGraph, summary: RunSummary, hp_
                          rows=summary.styles, params={"auto": config.auto, "mode": "erase"}, hparams_hash=hp_hash,
                          created=summary.created)
     with open_store(config.store) as store:
+        store.save_graph(graph)  # the expanded graph goes in with the run's record
         if not any(r.id == record.id for r in store.runs(graph.name)):
             store.write_run(record)
     return record.id

@@ -17,6 +17,7 @@ from typing import Any
 
 from .measure import request_scores
 from .records import compare_records
+from ..paths import atomic_path, atomic_write_text
 
 KNOWN_FACTS = (
     ("The capital city of France is", " Paris"),
@@ -80,8 +81,8 @@ def compare_style(lm: Any, style: str, methods: list[str], *, max_markers: int =
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "compare.json").write_text(json.dumps(result, indent=2, default=str))
-        (out_dir / "compare.md").write_text(markdown(result))
+        atomic_write_text(out_dir / "compare.json", json.dumps(result, indent=2, default=str))
+        atomic_write_text(out_dir / "compare.md", markdown(result))
         plot(result, out_dir / "compare.png")
     if store is not None or out_dir is not None:
         _write_runs(result, graph, style_id, store)
@@ -119,7 +120,8 @@ def plot(result: dict[str, Any], path: Path) -> Path:
             ax.set_yscale("log")
     fig.suptitle(f"erasing {result['style']} on {result['model']}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
     return path
 

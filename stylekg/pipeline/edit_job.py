@@ -21,16 +21,18 @@ from ..errors import EditError
 from ..evaluation.results import EvalReport
 from ..kg.graph import StyleGraph
 from ..kg.schema import NodeType
+from ..paths import atomic_write_text
 from ..requests import EditRequest
 
 log = logging.getLogger(__name__)
 
 
-def measure(lm: Any, requests: list[EditRequest]) -> EvalReport:
-    """CounterFact metrics of ``requests`` on the model as it is now (no generations)."""
+def measure(lm: Any, requests: list[EditRequest], baseline: EvalReport | None = None) -> EvalReport:
+    """CounterFact metrics of ``requests`` on the model as it is now (no sampled generations); ``baseline``
+    (the unedited model's report) adds ``neighbours_kept``."""
     from ..evaluation.counterfact import evaluate
 
-    return evaluate(lm, requests)
+    return evaluate(lm, requests, baseline=baseline)
 
 
 @dataclass
@@ -58,21 +60,29 @@ class EditOutcome:
 
 def edit_and_measure(lm: Any, method: Method, requests: list[EditRequest], hparams: Any, *,
                      probes: dict[str, list[EditRequest]] | None = None, context: EditContext | None = None,
-                     keep: bool = True) -> EditOutcome:
+                     keep: bool = True, sequential_batch: int | None = None) -> EditOutcome:
     """Measure, edit, measure again (``probes``: extra request sets measured but not edited).
 
     ``context`` goes to the method as it is. With ``keep=False`` the model is restored before returning.
+    ``sequential_batch``: apply the requests that many at a time, each batch on the edited model
+    (:func:`stylekg.editing.sequential.apply_sequentially`).
     """
     probes = probes or {}
     t0 = time.perf_counter()
     before = measure(lm, requests)
     probes_before = {sid: measure(lm, reqs) for sid, reqs in probes.items()}
     t1 = time.perf_counter()
-    result = method.apply(lm.model, lm.tokenizer, requests, hparams, context)
+    if sequential_batch is not None:  # batches one after another on the edited model
+        from ..editing.sequential import apply_sequentially
+
+        result = apply_sequentially(method.name, method.apply, lm.model, lm.tokenizer, requests, hparams,
+                                    sequential_batch, context)
+    else:
+        result = method.apply(lm.model, lm.tokenizer, requests, hparams, context)
     t2 = time.perf_counter()
     try:
-        after = measure(lm, requests)
-        probes_after = {sid: measure(lm, reqs) for sid, reqs in probes.items()}
+        after = measure(lm, requests, baseline=before)
+        probes_after = {sid: measure(lm, reqs, baseline=probes_before[sid]) for sid, reqs in probes.items()}
     except BaseException:
         result.restore()
         raise
@@ -94,9 +104,10 @@ class GraphRequests:
 
 
 def graph_requests(graph_ref: str, store: str | None, node: str, mode: str, new: str | None, relation: str | None,
-                   propagate: str | None) -> GraphRequests:
-    """Requests for ``node`` of a graph file or a stored graph; with ``propagate``, an abstract parent's own edges,
-    copied to every inheriting subclass (``explicit``) or measured on them (``implicit``)."""
+                   propagate: str | None, *, inherited: bool = False) -> GraphRequests:
+    """Requests for ``node`` of a graph file or a stored graph (``inherited``: with the markers it inherits from
+    its abstract parents); with ``propagate``, an abstract parent's own edges, copied to every inheriting subclass
+    (``explicit``) or measured on them (``implicit``)."""
     from ..kg import propagation
     from ..kg.to_requests import to_edit_requests
 
@@ -111,7 +122,7 @@ def graph_requests(graph_ref: str, store: str | None, node: str, mode: str, new:
         with open_store(store) as opened:
             graph, from_store = opened.load_graph(graph_ref), True
     if not propagate:
-        requests = to_edit_requests(graph, node, mode, new_target=new, relation_template=relation)
+        requests = to_edit_requests(graph, node, mode, new_target=new, relation_template=relation, inherited=inherited)
         return GraphRequests(graph, requests, {}, from_store)
     if propagate not in propagation.MODES:
         raise EditError(f"unknown --propagate {propagate!r}", hint="use explicit or implicit")
@@ -126,9 +137,9 @@ def graph_requests(graph_ref: str, store: str | None, node: str, mode: str, new:
 def write_outcome(outcome: EditOutcome, out: Path, summary: dict[str, Any]) -> None:
     """``summary.json``, ``cases.json`` and the delta file ``edit.safetensors`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str))
     cases = {"before": outcome.before.to_dict()["cases"], "after": outcome.after.to_dict()["cases"]}
-    (out / "cases.json").write_text(json.dumps(cases, indent=2, default=str))
+    atomic_write_text(out / "cases.json", json.dumps(cases, indent=2, default=str))
     outcome.result.save(out / "edit.safetensors")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from ..editing import EditResult
 from ..editing.common.hparams import ValueHparams
 from ..editing.context import EditContext
 from ..editing.registry import Method
+from ..material import StyleMaterial
 from ..requests import EditRequest
 
 
@@ -60,9 +62,13 @@ class ModelSession:
                     self.applied[path] = EditResult.load_and_apply(path, self.lm.model)
         return EditContext(stats=self._stats)
 
-    def edit(self, method: Method, hparams: Any, requests: list[EditRequest], delta: Path) -> EditResult:
+    def edit(self, method: Method, hparams: Any, requests: list[EditRequest], delta: Path,
+             material: StyleMaterial | None = None) -> EditResult:
         """Apply ``method`` and save its delta file; the edit stays applied until the caller restores it
         (:meth:`reapply` of the delta file puts it back later, exactly as a resumed run does)."""
-        result = method.apply(self.lm.model, self.lm.tokenizer, requests, hparams, self.context(hparams))
+        context = self.context(hparams)
+        if material is not None:
+            context = dataclasses.replace(context or EditContext(), material=material)
+        result = method.apply(self.lm.model, self.lm.tokenizer, requests, hparams, context)
         result.save(delta)
         return result

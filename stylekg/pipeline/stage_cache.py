@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..paths import sha256_text
+from ..paths import atomic_write_text, sha256_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -27,8 +26,7 @@ class StageCache:
     """Stage outputs as ``<run_dir>/stages/<name>.json`` with the key of their inputs."""
 
     def __init__(self, run_dir: Path, on_event: Callable[[str, str], None] | None = None) -> None:
-        self.dir = Path(run_dir) / "stages"
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir = Path(run_dir) / "stages"  # created by the first put: a run that fails its checks leaves nothing
         self.on_event = on_event or (lambda stage, status: None)
         self.timings: dict[str, float] = {}
         self.resumed: list[str] = []
@@ -41,16 +39,13 @@ class StageCache:
         if not path.exists():
             return None
         try:
-            record = json.loads(path.read_text())
-        except json.JSONDecodeError:
+            record = json.loads(path.read_text("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
             return None
-        return record["output"] if record.get("key") == key else None
+        return record["output"] if isinstance(record, dict) and record.get("key") == key else None
 
     def put(self, name: str, key: str, output: Any) -> None:
-        path = self.path(name)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"key": key, "output": output}, indent=2, default=str))
-        tmp.replace(path)
+        atomic_write_text(self.path(name), json.dumps({"key": key, "output": output}, indent=2, default=str))
 
     def run(self, name: str, inputs: Any, fn: Callable[[], T], kind: type[T] | None = None) -> T:
         """Return the cached output of ``name`` for these inputs, or compute, store and return it.

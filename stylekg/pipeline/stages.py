@@ -20,6 +20,7 @@ from ..editing.requests_io import from_records, to_records
 from ..errors import RunError, StyleKGError
 from ..kg.graph import StyleGraph
 from ..kg.schema import EdgeType, NodeType
+from ..paths import atomic_write_text
 from ..requests import EditRequest, RequestKind
 from ..run_summary import Record, RunSummary, StyleRow, TraceSummary
 from .config import RunConfig
@@ -51,18 +52,17 @@ class GraphInfo(Record):
 
 
 def prepare_graph(config: RunConfig, run_dir: Path) -> GraphInfo:
-    """Build the graph (library, or decomposed by the LLM), pick the edited node, save it to the store and the run."""
+    """Build the graph (library, or decomposed by the LLM), pick the edited node, save it in the run directory.
+
+    The store is written only at write-back, with the run's records, so a run that fails leaves it as it was."""
     from ..kg.inheritance import resolve_style
     from ..kg.jsonform import to_json
-    from ..kg.stores import open_store
     from .graph_source import build_graph
 
     graph, source = build_graph(config)
     style_id = resolve_style(graph, config.style)
     node_id = edited_node(graph, style_id, config)
-    with open_store(config.store) as store:
-        store.save_graph(graph)
-    (run_dir / "graph.json").write_text(to_json(graph))
+    atomic_write_text(run_dir / "graph.json", to_json(graph))
     return GraphInfo(graph.name, len(graph), graph.number_of_edges(), source, style_id, node_id)
 
 
@@ -128,7 +128,7 @@ def trace_style(lm: Any, graph: StyleGraph, style_id: str, config: RunConfig, ru
         result = trace(lm, prompt, subj, target, params)
         stem = out_dir / f"{index:02d}-{kind}"
         plot_trace(result, stem)
-        stem.with_suffix(".json").write_text(json.dumps(result.to_dict(), default=str))
+        atomic_write_text(stem.with_suffix(".json"), json.dumps(result.to_dict(), default=str))
         layer, token, value = result.peak("mlp")
         out.append(TraceSummary(f"{kind}: {prompt}", kind, prompt, f"traces/{stem.name}.png", f"traces/{stem.name}.svg",
                                 int(layer), int(token), float(value), float(result.high), float(result.low)))

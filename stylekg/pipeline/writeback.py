@@ -13,9 +13,14 @@ from typing import Any
 
 from ..kg.graph import StyleGraph
 from ..kg.schema import RunRecord
+from ..paths import atomic_write_text
 from ..run_summary import CypherAnswer, Record, RunSummary
 from .config import RunConfig
 from .records import edit_record, trace_record
+
+
+# the subclass query of a run judged in generated text: generated marker rates next to the teacher-forced share held
+GENERATED_METRICS = ("gen_marker_rate_before", "gen_marker_rate_after", "held_before", "held_after")
 
 
 @dataclass
@@ -79,16 +84,21 @@ def write_back(config: RunConfig, graph: StyleGraph, run_dir: Path, summary: Run
     record = run_edit_record(config, graph, summary, node_id, hparams_hash)
     records = [record, *run_trace_records(run_dir, graph, summary, style_id)]
     with open_store(config.store) as store:
+        store.save_graph(graph)  # the run's graph goes in with its records (a merge: nothing stored is deleted)
         existing = {r.id for r in store.runs(graph.name)}
         for rec in records:
             if rec.id not in existing:
                 store.write_run(rec)
-        query, params = store.cypher.subclass_run_metrics(node_id, graph.name, record.id)
+        metrics = GENERATED_METRICS if any("gen_marker_rate_before" in r.metrics for r in summary.styles) else None
+        query, params = (store.cypher.subclass_run_metrics(node_id, graph.name, record.id, metrics) if metrics
+                         else store.cypher.subclass_run_metrics(node_id, graph.name, record.id))
         cypher = [CypherAnswer("Effect of this run on every subclass", query, params, store.query(query, params))]
         effects = queries.subclass_effects(store, graph.name, node_id)
         cypher.append(CypherAnswer(f"stylekg query subclass-effects {graph.node(node_id).name!r}",
                                    "(named query: stylekg.kg.queries.subclass_effects)", {"node": node_id},
                                    [dataclasses.asdict(e) if dataclasses.is_dataclass(e) else dict(e) for e in effects]))
-    write_html(view_graph(graph, record, node_id), run_dir / "graph.html", run=record, metric="efficacy")
-    (run_dir / "run_record.json").write_text(json.dumps(dataclasses.asdict(record), default=str, indent=2))
+    generated = any("gen_marker_rate_reduction" in r.metrics for r in summary.styles)
+    write_html(view_graph(graph, record, node_id), run_dir / "graph.html", run=record,
+               metric="gen_marker_rate_reduction" if generated else "efficacy")
+    atomic_write_text(run_dir / "run_record.json", json.dumps(dataclasses.asdict(record), default=str, indent=2))
     return WriteBack(record.id, [r.id for r in records[1:]], cypher)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .result import TraceResult
+from ..paths import atomic_path
 
 CMAPS = {"residual": "Purples", "mlp": "Greens", "attn": "Reds"}
 TITLES = {"residual": "single restored layer", "mlp": "restored MLP", "attn": "restored attention"}
@@ -30,8 +31,9 @@ def save_figure(fig, stem: str | Path) -> list[Path]:
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
-    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
+    for path, options in zip(paths, ({"dpi": 150}, {})):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, bbox_inches="tight", format=path.suffix.lstrip("."), **options)
     _pyplot().close(fig)
     return paths
 

@@ -12,6 +12,7 @@ import numpy as np
 from .. import __version__
 from ..errors import TraceError
 from .params import TraceParams
+from ..paths import atomic_write_text
 
 
 @dataclass
@@ -101,7 +102,7 @@ class TraceResult:
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         path = out / f"{stem}.json"
-        path.write_text(json.dumps(self.to_dict(), indent=2))
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2))
         np.savez(out / f"{stem}.npz", **self.scores)
         return path
 

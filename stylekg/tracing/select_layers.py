@@ -22,6 +22,7 @@ from .noise import DEFAULT_SUBJECTS, embedding_std
 from .params import TraceParams
 from .targets import top1_target
 from .trace import trace
+from ..paths import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class LayerSuggestion:
     def write(self, path: str | Path, method: str = "memit") -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_toml(method))
+        atomic_write_text(path, self.to_toml(method))
         return path
 
 

@@ -13,7 +13,6 @@ import base64
 import json
 import logging
 import math
-import os
 import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,6 +26,7 @@ import jinja2
 from ..kg.graph import StyleGraph
 from ..kg.schema import RunRecord
 from ..run_summary import RunSummary
+from ..paths import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +311,56 @@ def _generations(summary: RunSummary) -> Section | None:
                    tables=[Table(["prompt", "before the edit", "after the edit"], rows)])
 
 
+def _interval(rate: Mapping[str, Any]) -> str:
+    return f"{fmt(rate.get('per_1k'))} [{fmt(rate.get('low'))}, {fmt(rate.get('high'))}]"
+
+
+def _style_in_generation(summary: RunSummary) -> Section | None:
+    gen = summary.generation
+    if not gen:
+        return None
+    section = Section("generation", "The style in generated text (held-out prompts)")
+    settings = gen.get("settings") or {}
+    decoding = "greedy" if not settings.get("temperature") else f"T={settings.get('temperature')}, top-p={settings.get('top_p')}"
+    section.notes.append(
+        f"Answers of the model to the {gen.get('n_prompts', '?')} held-out prompts of '{gen.get('prompts', '?')}' "
+        f"({decoding}, {settings.get('k', 1)} per prompt, up to {settings.get('max_new_tokens', '?')} tokens, seed "
+        f"{settings.get('seed', 0)}; none of these prompts was used to build the edit). Marker rate: the style's markers "
+        "and their inflections per 1,000 generated tokens, with a bootstrap 95% interval over prompts.")
+    names = {r.node_id: (r.name, r.role) for r in summary.styles}
+    mode = str((summary.config or {}).get("mode", "erase"))
+    rows = []
+    for sid, rate in (gen.get("rates") or {}).items():
+        name, role = names.get(sid, (sid, ""))
+        b, a = rate.get("before") or {}, rate.get("after") or {}
+        d = _delta(b.get("per_1k"), a.get("per_1k"))
+        overlap = b.get("low", 0) <= a.get("high", 0) and a.get("low", 0) <= b.get("high", 0)
+        rows.append([Cell(fmt(name)), Cell(role), Cell(_interval(b), "num"), Cell(_interval(a), "num"),
+                     Cell(_signed(d), f"num {style_class(role, mode, d)}".strip()),
+                     Cell("overlap" if overlap else "apart", "flat" if overlap else "good")])
+    section.tables.append(Table(["style", "role", "markers / 1k tokens before", "after", "Δ", "intervals"], rows))
+    fluency = gen.get("fluency") or {}
+    section.tables.append(_metrics_table(fluency.get("before") or {}, fluency.get("after") or {},
+                                         "fluency (perplexity under the unedited model), diversity, facts kept, classifier"))
+    tf = gen.get("teacher_forced_heldout") or {}
+    if (tf.get("before") or {}).get("n"):
+        section.notes.append(
+            f"Teacher-forced at the {int(tf['before']['n'])} held-out places where the unedited model wrote a marker: "
+            f"P(marker) > P(neutral form) in {fmt(tf['before'].get('held'))} of them before the edit and "
+            f"{fmt((tf.get('after') or {}).get('held'))} after (compare with the generated rates above).")
+    for verdict in gen.get("guard") or []:
+        section.notes.append(
+            f"fluency guard ({'passed' if verdict.get('passed') else 'refused'}): perplexity "
+            f"{fmt(verdict.get('ppl_before'))} → {fmt(verdict.get('ppl_after'))}, repetition "
+            f"{fmt(verdict.get('repetition_before'))} → {fmt(verdict.get('repetition_after'))} on train prompts.")
+    examples = gen.get("examples") or []
+    if examples:
+        section.tables.append(Table(["held-out prompt", "before the edit", "after the edit"],
+                                    [[Cell(fmt(p)), Cell(fmt(b), "text"), Cell(fmt(a), "text")] for p, b, a in examples],
+                                    "answers, side by side"))
+    return section
+
+
 def _data_uri(path: Path) -> str | None:
     mime = _MIME.get(path.suffix.lower())
     if mime is None or not path.is_file():
@@ -402,7 +452,8 @@ def build_sections(run_dir: Path, summary: RunSummary, graph_rel: str | None = N
     """Every present section of the report, in reading order."""
     requests = summary.requests
     builders: Iterable[Section | None] = (
-        _overview(summary), _graph_section(graph_rel, metric, run_dir), _metrics(summary), _styles(summary),
+        _overview(summary), _graph_section(graph_rel, metric, run_dir), _style_in_generation(summary),
+        _metrics(summary), _styles(summary),
         _presence(summary), _install(summary),
         Section("requests", "Edit requests", tables=[_requests_table(requests)]) if requests else None,
         _generations(summary), _traces(summary, run_dir),
@@ -412,9 +463,7 @@ def build_sections(run_dir: Path, summary: RunSummary, graph_rel: str | None = N
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, text)
 
 
 def write_report(run_dir: Path, summary: RunSummary, graph: StyleGraph | None = None,

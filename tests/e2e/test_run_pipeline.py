@@ -75,8 +75,8 @@ def test_interrupted_stage_resumes_and_writes_nothing_early(tmp_path, monkeypatc
         Pipeline(cfg).run()
     run_dir = Path(cfg.runs_dir) / Pipeline(cfg).run_id
     assert not (run_dir / "edit.safetensors").exists() and not (run_dir / "stages" / "edit.json").exists()
-    with open_store(cfg.store) as store:  # the graph is stored, but no run was written
-        assert store.list_graphs() and not store.runs("library")
+    with open_store(cfg.store) as store:  # a failed run leaves the store as it was: no graph, no run
+        assert not store.list_graphs() and not store.runs("library")
     monkeypatch.undo()
     outcome = Pipeline(cfg).run()
     assert {"graph", "presence", "trace", "requests", "before"} <= set(outcome.summary.resumed)

@@ -1,112 +1,133 @@
-"""ROME and MEMIT on the real SmolLM2-135M: known facts flip, unrelated facts stay (slow)."""
+"""ROME, MEMIT and AlphaEdit on the real SmolLM2-135M with the shipped configs (slow).
+
+Facts come from the probed fact set ``stylekg/data/facts/counterfact_smollm2-135m.jsonl`` (facts the model
+gets right, with paraphrases; built by ``scripts/build_fact_set.py``). Key statistics (100k tokens of the
+``fortunes`` corpus, layers 3-6) are cached under ``$STYLEKG_HOME/stats`` by content, so only the first run
+pays for them.
+"""
 
 from __future__ import annotations
 
-import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
 
-from stylekg.editing import EditContext, memit, rome
+from stylekg.editing import EditContext, alphaedit, memit, rome
 from stylekg.editing.hparams_files import load_method
-from stylekg.editing.stats import key_second_moments
-from stylekg.requests import EditRequest
+from stylekg.editing.requests_io import read_requests
+from stylekg.editing.stats import fortunes_corpus, key_second_moments, pack_windows
+from stylekg.evaluation.counterfact import evaluate
+from stylekg.lm.hooks import TraceDict
+from stylekg.requests import Neighbour
 
 pytestmark = pytest.mark.slow
 
-COUNTRIES = [
-    "France", "Italy", "Japan", "Germany", "Spain", "England", "Russia", "China", "Egypt", "Greece",
-    "Portugal", "Austria", "Poland", "Sweden", "Norway", "Ireland", "Turkey", "India", "Hungary", "Finland",
-    "Denmark", "Netherlands", "Belgium", "Cuba", "Peru", "Argentina", "Kenya", "Thailand", "Iran", "Vietnam",
-]
-UNRELATED = [  # unedited subjects, other relations: an edit must leave their top-1 alone
-    "The Eiffel Tower is located in the city of",
-    "The Colosseum is located in the city of",
-    "The Space Needle is located in the city of",
-    "Water is made of hydrogen and",
-]
-STATS_LAYERS = [3, 4, 5, 6]  # ROME's layer 4 and MEMIT's range, collected in one pass
-
-
-def top1(lm, prompts: list[str]) -> list[str]:
-    tok = lm.tokenizer
-    old = tok.padding_side
-    tok.padding_side = "left"
-    try:
-        batch = tok(prompts, return_tensors="pt", padding=True).to(lm.device)
-    finally:
-        tok.padding_side = old
-    with torch.no_grad():
-        ids = lm.model(**batch).logits[:, -1].argmax(-1)
-    return [tok.decode([int(i)]) for i in ids]
+FACTS = Path(__file__).resolve().parents[2] / "stylekg" / "data" / "facts" / "counterfact_smollm2-135m.jsonl"
+STATS_LAYERS = [3, 4, 5, 6]  # ROME's layer 4 and MEMIT's / AlphaEdit's range, collected in one pass
+N_MEMIT = 20
 
 
 @pytest.fixture(scope="module")
-def known(smollm) -> list[tuple[str, str]]:
-    """(country, capital) pairs the model gets right (top-1), checked before editing."""
-    answers = top1(smollm, [f"The capital of {c} is" for c in COUNTRIES])
-    return [(c, a) for c, a in zip(COUNTRIES, answers) if a.strip() and a.strip()[0].isupper()]
+def facts():
+    return read_requests(FACTS)
 
 
 @pytest.fixture(scope="module")
 def stats(smollm):
-    """10k-token key statistics, from the shared cache: its keys hold the weights' content hash, the corpus,
-    layer, count and dtype, so the demo and this test reuse one computation (one-pass collection and the
-    cache key are unit-tested in tests/unit/test_edit_stats.py)."""
-    return key_second_moments(smollm.model, smollm.tokenizer, STATS_LAYERS, samples=10000)
+    _, hp = load_method("memit", "smollm2-135m")
+    return key_second_moments(smollm.model, smollm.tokenizer, STATS_LAYERS, samples=hp.stats_samples)
 
 
-def _requests(known: list[tuple[str, str]], n: int) -> list[EditRequest]:
-    """Each known fact gets another fact's capital as its new object."""
-    pairs = known[:n]
-    return [
-        EditRequest("The capital of {} is", c, pairs[(i + 1) % len(pairs)][1], a, case_id=c,
-                    paraphrase_prompts=(f"The capital city of {c} is", f"{c}'s capital is the city of"))
-        for i, (c, a) in enumerate(pairs)
-    ]
+def _snapshot(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.named_parameters() if "down_proj" in k}
 
 
-def test_rome_flips_a_known_fact(smollm, known, stats) -> None:
-    assert ("France", " Paris") in known
-    request = EditRequest("The capital of {} is", "France", " Rome", " Paris",
-                          paraphrase_prompts=("The capital city of France is", "France's capital is the city of"))
-    unrelated_before = top1(smollm, UNRELATED + ["The capital of Germany is", "The capital of Japan is"])
-    hp = dataclasses.replace(load_method("rome", "smollm2-135m")[1],
-                             context_templates=((8, 1),), v_num_grad_steps=15)
-    before = {k: v.clone() for k, v in smollm.model.named_parameters() if "layers.4.mlp.down_proj" in k}
+def _unchanged(model, snap) -> bool:
+    return all(torch.equal(p, snap[k]) for k, p in model.named_parameters() if k in snap)
+
+
+def test_rome_flips_a_known_fact_and_keeps_its_neighbours(smollm, facts, stats) -> None:
+    _, hp = load_method("rome", "smollm2-135m")
+    request = facts[0]
+    before = evaluate(smollm, [request])
+    snap = _snapshot(smollm.model)
     result = rome.apply(smollm.model, smollm.tokenizer, [request], hp, EditContext(stats=stats))
     try:
-        assert top1(smollm, [request.text]) == [" Rome"]
-        para = top1(smollm, list(request.paraphrase_prompts))
-        assert para.count(" Rome") >= 1, para
-        assert top1(smollm, UNRELATED + ["The capital of Germany is", "The capital of Japan is"]) == unrelated_before
+        after = evaluate(smollm, [request], baseline=before).summary
+        assert after.efficacy_top1 == 1.0 and after.efficacy_generation == 1.0
+        assert after.paraphrase_score >= 0.5
+        assert after.neighbours_kept == 1.0
     finally:
         result.restore()
-    assert all(torch.equal(p, before[k]) for k, p in smollm.model.named_parameters() if k in before)
-    assert top1(smollm, [request.text]) == [" Paris"]
+    assert _unchanged(smollm.model, snap)
 
 
-def test_memit_flips_twenty_known_facts(smollm, known, stats) -> None:
-    assert len(known) >= 21, known
-    requests = _requests(known, 20)
-    held_out = [f"The capital of {c} is" for c, _ in known[20:]]
-    unrelated_before = top1(smollm, UNRELATED + held_out)
-    hp = dataclasses.replace(load_method("memit", "smollm2-135m")[1],
-                             context_templates=((8, 1),), v_num_grad_steps=12, batch_requests=20)
-    result = memit.apply(smollm.model, smollm.tokenizer, requests, hp, EditContext(stats=stats))
+def test_memit_keeps_a_hundred_neighbouring_facts(smollm, facts, stats) -> None:
+    """The shipped config on 20 known facts in one batch; every other fact of the set (>= 100 facts the model
+    gets right, with their own answers) is a neighbour that must keep its answer."""
+    _, hp = load_method("memit", "smollm2-135m")
+    edited = facts[:N_MEMIT]
+    edited_subjects = {r.subject for r in edited}
+    others = [r for r in facts[N_MEMIT:] if r.subject not in edited_subjects]
+    neighbours = tuple(Neighbour(r.text, r.target_true) for r in others)
+    assert len(neighbours) >= 100
+    probe = [edited[0].with_(neighborhood_prompts=neighbours), *edited[1:]]
+    before = evaluate(smollm, probe, greedy_tokens=0)
+    snap = _snapshot(smollm.model)
+    result = memit.apply(smollm.model, smollm.tokenizer, edited, hp, EditContext(stats=stats))
     try:
-        got = top1(smollm, [r.text for r in requests])
-        hits = sum(g == r.target_new for g, r in zip(got, requests))
-        assert hits >= 18, list(zip(got, [r.target_new for r in requests]))
-        para = top1(smollm, [p for r in requests for p in r.paraphrase_prompts])
-        wanted = [r.target_new for r in requests for _ in r.paraphrase_prompts]
-        assert sum(g == w for g, w in zip(para, wanted)) >= len(wanted) // 2
-        after = top1(smollm, UNRELATED + held_out)
-        kept = [a == b for a, b in zip(after, unrelated_before)]
-        assert all(kept[: len(UNRELATED)]), list(zip(UNRELATED, unrelated_before, after))
-        # held-out capitals share the edited relation and are the hardest neighbours; measured here:
-        # 3 of 5 keep their top-1 (10k-token statistics, lambda 2000), one of the two others moves to the
-        # correct " Buenos" (Aires). Guard against collapse, not against this known MEMIT neighbourhood cost.
-        assert sum(kept[len(UNRELATED):]) >= len(held_out) // 2, list(zip(held_out, unrelated_before[len(UNRELATED):], after[len(UNRELATED):]))
+        after = evaluate(smollm, probe, baseline=before)
+        s = after.summary
+        assert s.efficacy_score >= 0.95 and s.efficacy_top1 >= 0.9, s
+        assert s.paraphrase_score >= 0.7, s
+        kept = after.cases[0].metrics.neighbours_kept
+        assert kept >= 0.9, f"{kept:.2f} of {len(neighbours)} neighbouring facts kept"
     finally:
         result.restore()
+    assert _unchanged(smollm.model, snap)
+
+
+def _moved(result, sites, k0) -> dict[int, float]:
+    """||Delta K0|| / ||W K0|| per layer: how far the edit moves the outputs of preserved keys."""
+    out = {}
+    for layer, site in sites.items():
+        delta = result.deltas[site + ".weight"].double()
+        w = result.originals[site + ".weight"].double()
+        out[layer] = float((k0[layer] @ delta.T).norm() / (k0[layer] @ w.T).norm())
+    return out
+
+
+def test_alphaedit_shipped_config_protects_preserved_keys(smollm, facts, stats) -> None:
+    """The shipped config edits, and moves the outputs of preserved keys (text the statistics never saw) less
+    than MEMIT does for the same edits. SmolLM2's C has no exact null space (100k keys span all 1,536
+    dimensions), so they do move: docs/editing.md and the config give the measured sizes."""
+    _, hp = load_method("alphaedit", "smollm2-135m")
+    _, hp_memit = load_method("memit", "smollm2-135m")
+    corpus = fortunes_corpus()
+    if corpus is None:
+        pytest.skip("the fortunes corpus is not installed (apt-get install fortunes)")
+    packed = pack_windows(smollm.tokenizer, corpus.texts, hp.stats_samples + 3000, 256)
+    windows = [w for w in packed if len(w) == 256][-8:]  # text after the statistics' 100k tokens
+    sites = {layer: smollm.arch.site("mlp_out", layer) for layer in hp.layers}
+    with torch.no_grad(), TraceDict(smollm.model, list(sites.values()), retain_input=True, stop=True) as tr:
+        smollm.model(input_ids=torch.tensor(windows))
+    k0 = {layer: tr[s].input.reshape(-1, tr[s].input.shape[-1]).double() for layer, s in sites.items()}
+    edited = facts[:6]
+    before = evaluate(smollm, edited, greedy_tokens=0)
+    result = alphaedit.apply(smollm.model, smollm.tokenizer, edited, hp, EditContext(stats=stats))
+    try:
+        moved_alpha = _moved(result, sites, k0)
+        s = evaluate(smollm, edited, greedy_tokens=0, baseline=before).summary
+        assert s.efficacy_score >= 0.65, s
+        info = result.info["null_space"]
+        assert all(0 < info[layer] < 1536 for layer in hp.layers), info
+    finally:
+        result.restore()
+    plain = memit.apply(smollm.model, smollm.tokenizer, edited, hp_memit, EditContext(stats=stats))
+    try:
+        moved_memit = _moved(plain, sites, k0)
+    finally:
+        plain.restore()
+    for layer in hp.layers:
+        assert moved_alpha[layer] < moved_memit[layer], (layer, moved_alpha, moved_memit)

@@ -65,3 +65,43 @@ def test_site_needs_layer(tiny) -> None:
     with pytest.raises(ValueError):
         tiny.arch.site("mlp")
     assert tiny.arch.site("embed") == "transformer.wte"
+
+
+def test_mlp_out_norm_is_data_and_exists() -> None:
+    """Gemma 3 names the norm between down_proj and the residual; the Llama layout has none."""
+    gemma = _build("Gemma3ForCausalLM")
+    arch = architecture_of(gemma)
+    assert arch.mlp_out_norm is not None
+    norm = get_module(gemma, arch.site("mlp_out_norm", 1))
+    assert "norm" in type(norm).__name__.lower()
+    llama = architecture_of(_build("LlamaForCausalLM"))
+    assert llama.mlp_out_norm is None
+    with pytest.raises(ValueError, match="no norm after"):
+        llama.site("mlp_out_norm", 0)
+
+
+def test_residual_targets_map_into_down_proj_space() -> None:
+    """norm(m + dm) ~= norm(m) + r for the mapped dm; writing r into down_proj's output directly does not."""
+    from stylekg.editing.memit import residual_to_mlp_out
+
+    torch.manual_seed(0)
+    gemma = _build("Gemma3ForCausalLM")
+    norm = get_module(gemma, architecture_of(gemma).site("mlp_out_norm", 0))
+    with torch.no_grad():
+        norm.weight.copy_(torch.randn(32) * 0.5)  # a non-trivial gain (1 + w)
+    m = torch.randn(5, 32) * 20  # down_proj outputs far from unit scale, as in the real model
+    # a reachable change: the norm's output can turn but not grow, so r is tangent to it (t _|_ m)
+    with torch.no_grad():
+        gain = norm(torch.ones(1, 32))[0]
+    t = torch.randn(5, 32)
+    unit = m / m.norm(dim=1, keepdim=True)
+    t = t - (t * unit).sum(1, keepdim=True) * unit
+    r = gain * t * 0.05
+    dm = residual_to_mlp_out(norm, m, r)
+    with torch.no_grad():
+        mapped = norm((m.double() + dm).float()) - norm(m)
+        naive = norm(m + r) - norm(m)
+    err = ((mapped - r).norm(dim=1) / r.norm(dim=1)).max()
+    assert err < 0.05, err
+    assert ((naive - r).norm(dim=1) / r.norm(dim=1)).min() > 0.5  # the old, mis-scaled update
+    assert torch.allclose(residual_to_mlp_out(norm, m, torch.zeros_like(r)), torch.zeros(5, 32, dtype=torch.float64), atol=1e-4)

@@ -37,3 +37,17 @@ def test_edit_command_rejects_bad_input(home, tmp_path) -> None:
     bad.write_text('{"requested_rewrite": {"prompt": "x {}", "subject": "y"}}\n')
     res = runner.invoke(app, ["edit", "--model", "tiny-gpt2", "--requests", str(bad), "--out", str(tmp_path)])
     assert isinstance(res.exception, EditError) and "line 1" in str(res.exception)
+
+
+def test_edit_command_sequential_batches(home, tmp_path) -> None:
+    requests = write_requests(REQUESTS, tmp_path / "req.jsonl")
+    out = tmp_path / "seq"
+    result = CliRunner().invoke(app, ["edit", "--method", "memit", "--model", "tiny-gpt2", "--requests", str(requests),
+                                      "--out", str(out), "--stats-samples", "300", "--sequential", "--batch", "1",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{"):])
+    assert summary["after"]["efficacy_score"] == 1.0 and summary["n_requests"] == 2
+    res = CliRunner().invoke(app, ["edit", "--method", "memit", "--model", "tiny-gpt2", "--requests", str(requests),
+                                   "--out", str(out), "--batch", "2"])
+    assert isinstance(res.exception, EditError) and "--sequential" in str(res.exception)

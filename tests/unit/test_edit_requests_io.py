@@ -51,6 +51,13 @@ def test_counterfact_jsonl_round_trip(tmp_path) -> None:
         ('{"requested_rewrite": {"subject": "x"}}', r"line 2: CounterFact record is missing 'prompt'"),
         ('{"requested_rewrite": {"prompt": "no slot", "subject": "x", "target_new": {"str": "y"}}}', r"line 2: .*no '\{\}'"),
         ('[1, 2]', r"line 2: expected a JSON object"),
+        ('{"requested_rewrite": {"prompt": "{} is", "subject": "x", "target_new": {"str": "y"}}, '
+         '"paraphrase_prompts": "abc"}', r"line 2: paraphrase_prompts must be a JSON list"),
+        ('{"requested_rewrite": {"prompt": "{} is", "subject": "x", "target_new": {"str": "y"}}, '
+         '"neighborhood_prompts": [{"prompt": "z is", "target": 3}]}', r"line 2: .*must be strings"),
+        ('{"requested_rewrite": {"prompt": "{} is {}", "subject": "x", "target_new": {"str": "y"}}}', r"line 2: .*2 '\{\}'"),
+        ('{"requested_rewrite": {"prompt": "{} is {", "subject": "x", "target_new": {"str": "y"}}}', r"line 2: .*stray brace"),
+        ('{"requested_rewrite": {"prompt": "{} is", "subject": "x", "target_new": 5}}', r"line 2: .*target_new must be"),
     ],
 )
 def test_bad_records_name_the_line(tmp_path, line, match) -> None:
@@ -130,3 +137,14 @@ def test_parent_edge_requests_have_the_parent_as_subject() -> None:
                                 subclasses={"Style:trump": {"p_old": 0.2}})
     assert [(t.target_id, t.role) for t in record.targets] == [
         ("AbstractStyle:exaggeration", "edited"), ("Style:trump", "subclass")]
+
+
+def test_neighbours_with_their_own_answers_round_trip(tmp_path) -> None:
+    from stylekg.requests import Neighbour
+
+    req = EditRequest("The capital of {} is", "France", " Rome", " Paris",
+                      neighborhood_prompts=("The capital of Italy is", Neighbour("The capital of Spain is", " Madrid")))
+    path = write_requests([req], tmp_path / "n.jsonl")
+    record = json.loads(path.read_text())
+    assert record["neighborhood_prompts"][1] == {"prompt": "The capital of Spain is", "target": "Madrid"}
+    assert read_requests(path)[0].neighborhood_prompts == req.neighborhood_prompts

@@ -176,3 +176,61 @@ def test_load_requests_reads_counterfact_jsonl(tmp_path):
     (req,) = load_requests(path)
     assert req.case_id == "7" and req.target_new == " tennis" and req.target_true == " football"
     assert req.meta["generation_prompts"] == ["Messi is known for"]
+
+
+def test_neighbours_with_their_own_answers_and_kept(tiny, request_):
+    """A neighbour {prompt, target} is scored on its own answer; neighbours_kept compares with the baseline."""
+    from stylekg.lm.generation import generate
+    from stylekg.requests import Neighbour
+
+    own = (Neighbour("Bob lives in", " Berlin"), Neighbour("Carol works as a", " doctor"))
+    req = request_.with_(neighborhood_prompts=(*request_.neighborhood_prompts, *own))
+    before = evaluate(tiny, [req])
+    case = before.cases[0]
+    records = [r for r in case.prompts if r.group == "locality"]
+    assert [(r.prompt, r.target) for r in records] == [(n.prompt, n.target) for n in own]
+    for r, n in zip(records, own):
+        nll, top1 = hand_nll(tiny, n.prompt, n.target)
+        assert r.nll_own == pytest.approx(nll, abs=1e-5) and r.own_top1 == top1
+    # the CounterFact neighbourhood score still only reads the plain prompts (which keep target_true)
+    assert {r.prompt for r in case.prompts if r.group == "neighborhood"} == set(request_.neighborhood_prompts)
+    answers = [math.exp(-r.nll_own) for r in records] + [math.exp(-r.nll_true) for r in case.prompts
+                                                          if r.group == "neighborhood"]
+    assert case.metrics.neighbours_own_prob == pytest.approx(sum(answers) / len(answers), rel=1e-4)
+    assert case.metrics.neighbours_kept is None  # needs a baseline
+    same = evaluate(tiny, [req], baseline=before)
+    assert same.cases[0].metrics.neighbours_kept == 1.0  # nothing changed: every neighbour is kept
+    # a baseline whose answers were twice as likely: every neighbour lost half its probability or more
+    import copy
+
+    higher = copy.deepcopy(before)
+    for r in higher.cases[0].prompts:
+        if r.nll_own is not None:
+            r.nll_own -= math.log(2.5)
+        if r.group == "neighborhood":
+            r.nll_true -= math.log(2.5)
+    assert evaluate(tiny, [req], baseline=higher).cases[0].metrics.neighbours_kept == 0.0
+    # generation-based efficacy: greedy continuations of the rewrite and paraphrase prompts
+    rewrite = [r for r in case.prompts if r.group == "rewrite"][0]
+    assert rewrite.generated == generate(tiny, [req.text], max_new_tokens=8)[0]
+    expected = float(req.target_new.strip().lower() in rewrite.generated.lower())
+    assert case.metrics.efficacy_generation == expected
+    assert case.metrics.paraphrase_generation is not None
+
+
+def test_neighbour_records_need_the_right_types():
+    from stylekg.errors import EditError
+
+    base = {"requested_rewrite": {"prompt": "{} lives in", "subject": "Alice", "target_new": {"str": "Paris"}}}
+    req = EditRequest.from_counterfact({**base, "neighborhood_prompts": [{"prompt": "Bob lives in", "target": "Rome"}]})
+    assert req.neighborhood_prompts[0].target == " Rome"
+    assert req.to_counterfact()["neighborhood_prompts"] == [{"prompt": "Bob lives in", "target": "Rome"}]
+    for bad, match in (([3], "string or an object"), ([{"prompt": "x"}], "exactly 'prompt' and 'target'"),
+                       ([{"prompt": "x", "target": 5}], "must be strings"), ("abc", "must be a JSON list")):
+        with pytest.raises(EditError, match=match):
+            EditRequest.from_counterfact({**base, "neighborhood_prompts": bad})
+    with pytest.raises(EditError, match="must be a JSON list"):
+        EditRequest.from_counterfact({**base, "paraphrase_prompts": "abc"})
+    for prompt, match in (("{} and {}", "2 '{}'"), ("{} lives in {", "stray brace"), ("lives in", "no '{}'")):
+        with pytest.raises(EditError, match=match):
+            EditRequest(prompt, "Alice", " Paris")

@@ -298,6 +298,26 @@ def test_graph_page_written_from_graph_and_run(tmp_path):
     assert graph_metric(run) == "efficacy" and graph_metric(None) == "efficacy"
 
 
+def test_graph_frame_is_sandboxed_and_the_graph_page_allows_only_its_own_scripts(tmp_path):
+    """Issue 14 item 2 (the browser checks are in tests/security/test_report_xss.py)."""
+    import base64
+    import hashlib
+
+    graph = hierarchy()
+    html_path, _ = write_report(tmp_path, RunSummary.from_dict(synthetic_summary()), graph,
+                                edit_run("new", graph, "2024-03-01T00:00:00+00:00", 0.4, 0.2))
+    (frame,) = [a for t, a in Page(html_path.read_text()).tags if t == "iframe"]
+    assert frame["sandbox"] == "allow-scripts"  # scripts run, in an opaque origin: no access to the report
+    text = (tmp_path / "graph.html").read_text()
+    csp = next(a["content"] for t, a in Page(text).tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+    scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", text, re.S)
+    assert scripts and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+    for body in scripts:
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp
+    assert '"title"' not in re.search(r"nodes = new vis.DataSet\((.*?)\);", text, re.S).group(1)
+
+
 def test_summary_graph_page_is_used_as_given(tmp_path):
     summary = synthetic_summary() | {"graph_html": "pages/my graph.html"}
     page = Page(write_report(tmp_path, RunSummary.from_dict(summary), hierarchy())[0].read_text())

@@ -59,7 +59,7 @@ def apply(
     arch = architecture_of(model)
     layers = sorted(hparams.layers)
     check_layers(model, arch, layers)
-    validate_requests(tokenizer, requests)
+    validate_requests(tokenizer, requests, hparams.essence_template)
     result = EditResult(method="alphaedit", requests=list(requests), model=model)
     started = time.perf_counter()
     added: dict[int, torch.Tensor] = {}
@@ -75,7 +75,7 @@ def apply(
                 if space.kept == 0:
                     raise EditError(
                         f"the {hparams.nullspace_mode} null-space rule keeps no direction at layer {layer}",
-                        hint="set nullspace_mode = \"energy\" (or raise nullspace_threshold)",
+                        hint="raise nullspace_threshold (eigenvalues of E[k k^T] below it are 'zero'), or use nullspace_mode = \"energy\"",
                     )
                 log.info("layer %d: null space keeps %d/%d directions", layer, space.kept, space.dim)
                 cache.spaces[layer] = space
@@ -90,7 +90,8 @@ def apply(
             added[layer] = keys.double().T @ keys.double()
             return alphaedit_update(keys, resid, p, previous.to(keys.device), hparams.l2)
 
-        logs = spread_edits(model, tokenizer, arch, requests, layers, prefixes, hparams.value_settings(), result, solve)
+        logs = spread_edits(model, tokenizer, arch, requests, layers, prefixes, hparams.value_settings(), result, solve,
+                            keys_by_context_type=hparams.keys_by_context_type)
         for layer, kk in added.items():  # only once every layer succeeded
             cache.previous[layer] = cache.previous.get(layer, torch.zeros_like(kk)) + kk
         cache.edits += len(requests)

@@ -11,7 +11,7 @@ from ..common.hparams import BatchedValueHparams
 class AlphaEditHparams(BatchedValueHparams):
     layers: tuple[int, ...] = (2, 3, 4)
     # stats_samples: preserved-knowledge keys K0, E[k0 k0^T] over the corpus
-    nullspace_mode: str = "energy"  # "absolute" (eigenvalue < threshold, as published) or "energy"
-    nullspace_threshold: float = 1e-2  # absolute mode: keep eigen-directions of K0 K0^T below this
+    nullspace_mode: str = "absolute"  # "absolute" (eigenvalue < threshold, the reference's rule) or "energy"
+    nullspace_threshold: float = 2e-2  # absolute mode: eigen-directions of E[k0 k0^T] below this (reference: 2e-2)
     nullspace_energy: float = 0.99  # energy mode: null space holds at most (1 - energy) of the spectrum
     l2: float = 10.0  # the identity weight of the update's inverse (the paper's "+ I" term, scaled)

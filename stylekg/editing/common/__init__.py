@@ -2,10 +2,11 @@
 
 from .keys import compute_keys, current_outputs, read_at_lookup
 from .layers import check_layers, mlp_out_param, ridge, weight_out_in
-from .prompts import context_prefixes, objective_target, prompt_ids, validate_requests
+from .prompts import ContextPrefixes, context_prefixes, objective_target, prompt_ids, validate_requests
 from .values import ValueSettings, optimise_deltas
 
 __all__ = [
+    "ContextPrefixes",
     "ValueSettings",
     "check_layers",
     "compute_keys",

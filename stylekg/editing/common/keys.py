@@ -7,7 +7,7 @@ import torch
 from ...lm.architectures import Architecture
 from ...lm.hooks import TraceDict, output_tensor
 from ...requests import EditRequest
-from .prompts import pad_batch, pad_id, prompt_ids
+from .prompts import ContextPrefixes, as_prefixes, pad_batch, pad_id, prompt_ids
 
 
 @torch.no_grad()
@@ -42,18 +42,28 @@ def compute_keys(
     arch: Architecture,
     requests: list[EditRequest],
     layers: list[int],
-    prefixes: list[str],
+    prefixes: ContextPrefixes | list[str],
+    *,
+    by_type: bool = False,
 ) -> dict[int, torch.Tensor]:
     """k* per request and layer: the mlp_out input at the subject's last token, averaged over prefixes.
 
-    ROME eq. for k*: k* = 1/N sum_j k(x_j + s). Returns {layer: (n_requests, d_in)} in float32;
-    all layers come from the same forward passes (stopped after the highest one).
+    ROME eq. 3: k* = 1/N sum_j k(x_j + s), a flat mean (ROME's ``compute_u``). With ``by_type`` the mean
+    is taken within each context type, then across types (MEMIT's ``compute_ks``), so the unprefixed
+    prompt weighs as much as all generated prefixes together. Returns {layer: (n_requests, d_in)} in
+    float32; all layers come from the same forward passes (stopped after the highest one).
     """
+    prefixes = as_prefixes(prefixes)
     seqs = [prompt_ids(tokenizer, r, prefix) for r in requests for prefix in prefixes]
     sites = [arch.site("mlp_out", layer) for layer in layers]
     read = read_at_lookup(model, tokenizer, seqs, sites, inputs=True)
     n = len(prefixes)
-    return {layer: read[site].view(len(requests), n, -1).mean(1) for layer, site in zip(layers, sites)}
+    groups = prefixes.groups() if by_type else [list(range(n))]
+    out = {}
+    for layer, site in zip(layers, sites):
+        keys = read[site].view(len(requests), n, -1)
+        out[layer] = torch.stack([keys[:, g].mean(1) for g in groups], 1).mean(1)
+    return out
 
 
 def current_outputs(

@@ -2,7 +2,11 @@
 
 ROME/MEMIT average keys and optimise values over the request's prompt preceded by a few short
 texts the model itself generates (the "context templates" of the papers), so an edit does not
-depend on the exact start of the sentence. Prefixes are generated deterministically (fixed seed).
+depend on the exact start of the sentence. As in the reference (``get_context_templates``), the
+texts are sampled with top-k 5 from the seed words "The", "Therefore", "Because", "I", "You";
+``(length, count)`` gives ``count`` texts of ``length`` tokens *including* the seed word (the
+reference's ``max_out_len``). Each (length, count) pair is one *context type*; the unprefixed
+prompt is type 0. Prefixes are generated deterministically (fixed seed).
 """
 
 from __future__ import annotations
@@ -90,18 +94,25 @@ def rewrite_sequence(tokenizer, request: EditRequest, prefix: str, target: list[
 
 
 def essence_sequence(tokenizer, request: EditRequest, template: str = "{} is a") -> Tokenised:
-    """The KL "essence" prompt of ROME eq. 4, scored at its last token."""
+    """The KL "essence" prompt of ROME eq. 4. As in the reference (``compute_v``/``compute_z``: the KL
+    logits are read at ``lookup_idxs[-1]``), the distribution compared is the one at the subject's
+    last token of ``template``, where the delta is also added."""
     ids, lookup = prompt_ids(tokenizer, request, "", template)
-    return Tokenised(ids, lookup, (len(ids) - 1,))
+    return Tokenised(ids, lookup, (lookup,))
 
 
-def validate_requests(tokenizer, requests: list[EditRequest]) -> None:
+def validate_requests(tokenizer, requests: list[EditRequest], essence_template: str | None = None) -> None:
     """Fail early, naming the request, before any weight changes."""
     if not requests:
         raise EditError("no edit requests given", hint="pass at least one EditRequest")
+    if essence_template is not None and essence_template.count("{}") != 1:
+        raise EditError(f"essence_template {essence_template!r} needs exactly one '{{}}' for the subject",
+                        hint='use e.g. "{} is a"')
     for request in requests:
         prompt_ids(tokenizer, request)
         objective_target(tokenizer, request)
+        if essence_template is not None:
+            prompt_ids(tokenizer, request, "", essence_template)
 
 
 def pad_batch(seqs: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -120,20 +131,52 @@ def pad_id(tokenizer) -> int:
     return int(pid if pid is not None else 0)
 
 
-@torch.no_grad()
-def context_prefixes(model, tokenizer, lengths_counts: tuple[tuple[int, int], ...], seed: int = 0) -> list[str]:
-    """``[""]`` plus model-generated prefixes ending in ``". "`` (ROME/MEMIT context templates).
+@dataclass(frozen=True)
+class ContextPrefixes:
+    """Prefix texts and the context type of each (type 0 is the unprefixed prompt ``""``)."""
 
-    ``lengths_counts`` holds (tokens, how many) pairs; sampling uses a fixed seed and restores the
-    global RNG afterwards, so the prefixes are reproducible and the caller's RNG is untouched.
+    texts: tuple[str, ...]
+    types: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __iter__(self):
+        return iter(self.texts)
+
+    def groups(self) -> list[list[int]]:
+        """Indices of the prefixes of each context type, in type order."""
+        out: dict[int, list[int]] = {}
+        for i, t in enumerate(self.types):
+            out.setdefault(t, []).append(i)
+        return [out[t] for t in sorted(out)]
+
+    @classmethod
+    def plain(cls, texts: list[str] | tuple[str, ...]) -> "ContextPrefixes":
+        """Every text its own type 0 (one flat group), e.g. for tests that give prefixes by hand."""
+        return cls(tuple(texts), tuple(0 for _ in texts))
+
+
+def as_prefixes(prefixes: "ContextPrefixes | list[str] | tuple[str, ...]") -> ContextPrefixes:
+    return prefixes if isinstance(prefixes, ContextPrefixes) else ContextPrefixes.plain(prefixes)
+
+
+@torch.no_grad()
+def context_prefixes(model, tokenizer, lengths_counts: tuple[tuple[int, int], ...], seed: int = 0) -> ContextPrefixes:
+    """``""`` plus model-generated prefixes ending in ``". "`` (ROME/MEMIT context templates).
+
+    ``lengths_counts`` holds (tokens including the seed word, how many) pairs, one context type each;
+    sampling (top-k 5, as the reference's ``generate_fast``) uses a fixed seed and restores the global
+    RNG afterwards, so the prefixes are reproducible and the caller's RNG is untouched.
     """
     prefixes = [""]
+    types = [0]
     device = next(model.parameters()).device
     state = torch.random.get_rng_state()
     cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
     try:
-        for length, count in lengths_counts:
-            if count <= 0 or length <= 0:
+        for kind, (length, count) in enumerate(lengths_counts, 1):
+            if count <= 0 or length <= 1:
                 continue
             torch.manual_seed(seed + length)
             words = [SEED_WORDS[i % len(SEED_WORDS)] for i in range(count)]
@@ -144,14 +187,15 @@ def context_prefixes(model, tokenizer, lengths_counts: tuple[tuple[int, int], ..
             finally:
                 tokenizer.padding_side = old_side
             out = model.generate(
-                **batch, max_new_tokens=length, do_sample=True, top_k=5, pad_token_id=pad_id(tokenizer)
+                **batch, max_new_tokens=length - 1, do_sample=True, top_k=5, pad_token_id=pad_id(tokenizer)
             )
             for row in out:
                 text = tokenizer.decode(row, skip_special_tokens=True).replace("{", " ").replace("}", " ")
                 prefixes.append(text.strip() + ". ")
+                types.append(kind)
     finally:
         torch.random.set_rng_state(state)
         if cuda_state is not None:
             torch.cuda.set_rng_state_all(cuda_state)
     log.debug("context prefixes: %s", prefixes)
-    return prefixes
+    return ContextPrefixes(tuple(prefixes), tuple(types))

@@ -1,20 +1,32 @@
 """Optimising the new value at the subject's last token (ROME eq. 4, MEMIT eq. 16).
 
 A vector delta_i per request is added to the output of ``site`` at the subject's last token of
-every prompt of that request; delta_i minimises
+every prompt of that request (the rewrite prompts and the essence prompt); delta_i minimises, as
+the reference's ``compute_v`` (ROME) and ``compute_z`` (MEMIT) do,
 
-    mean_j NLL(target | prefix_j + prompt)  +  kl_factor * KL(P_edited || P_orig)["{} is a"]
-    + weight_decay * ||delta_i||^2 / ||v_i||^2,          subject to ||delta_i|| <= clamp * ||v_i||
+    L_i = mean_j NLL(target | prefix_j + prompt)                          (per-token mean NLL)
+          + kl_factor * KL(P_edited || P_orig)[subject's last token of essence_template]
+          + weight_decay * ||delta_i|| / ||v_i||^2,      subject to ||delta_i|| <= clamp * ||v_i||
 
-with v_i the site's original output. An erase request without a new object uses the
-unlikelihood term -log(1 - p(target_true)) instead of the NLL. The requests' objectives are
-separable and Adam is per-coordinate, so requests are optimised together in one batch (a request
-whose NLL is below ``stop_nll`` stops moving, like the reference's per-request early stop).
+with v_i the site's original output on the unprefixed prompt. Adam runs for at most
+``steps - 1`` updates: every iteration evaluates L_i; a request whose L_i is below ``stop_loss``
+(the reference's ``if loss < 5e-2: break``) is finished and frozen (its delta no longer changes,
+whatever Adam's momentum; its prompts leave the batch), and no update follows the last evaluation,
+so the logged objective is that of the returned delta. An erase request without a new object uses
+the unlikelihood term -log(1 - p(target_true)) instead of the NLL.
+
+The requests' objectives are separable and Adam is per-coordinate, so requests are optimised
+together in one batch, which equals optimising them one by one. Speed: delta enters at the
+subject's last token, so every position before it is the same at every step. Rows are aligned at
+that token: the positions before it run once (their keys/values are cached), and each step runs
+only the positions from the subject's last token on (a few tokens per prompt instead of ~20).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
+import math
 from dataclasses import dataclass
 
 import torch
@@ -22,7 +34,7 @@ import torch
 from ...errors import EditError
 from ...lm.hooks import TraceDict, output_tensor, replace_output_tensor
 from ...requests import EditRequest
-from .prompts import Tokenised, essence_sequence, objective_target, pad_batch, pad_id, rewrite_sequence
+from .prompts import Tokenised, as_prefixes, essence_sequence, objective_target, pad_id, rewrite_sequence
 
 log = logging.getLogger(__name__)
 
@@ -34,75 +46,150 @@ class ValueSettings:
     weight_decay: float
     clamp_norm_factor: float
     kl_factor: float
-    stop_nll: float = 5e-2
+    stop_loss: float = 5e-2
     essence_template: str = "{} is a"
     batch_requests: int = 16
 
     def __post_init__(self) -> None:
-        import math
-
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise EditError(f"v_lr must be a positive finite number, got {self.lr}")
         if self.steps < 1 or self.batch_requests < 1:
             raise EditError("v_num_grad_steps and batch_requests must be at least 1")
+        if self.essence_template.count("{}") != 1:
+            raise EditError(f"essence_template {self.essence_template!r} needs exactly one '{{}}'",
+                            hint='use e.g. "{} is a"')
 
 
 @dataclass
 class _Batch:
-    ids: torch.Tensor
+    """Sequences split at the subject's last token: a left-padded part before it, run once, and a
+    right-padded part from it on, run every step (the subject's last token is column 0)."""
+
+    before_ids: torch.Tensor  # (B, P)
+    before_mask: torch.Tensor
+    ids: torch.Tensor  # (B, S)
     mask: torch.Tensor
-    rows: torch.Tensor  # sequence index of each lookup
-    cols: torch.Tensor  # lookup position of each sequence
-    owner: torch.Tensor  # request index (within the chunk) of each sequence
+    positions: torch.Tensor  # (B, S) position ids of the part from the lookup on
+    owner: torch.Tensor  # (B,) request index of each sequence
     score_rows: torch.Tensor  # (M,) sequence of each scored position
-    score_cols: torch.Tensor  # (M,) position
-    score_tokens: torch.Tensor  # (M,) token scored
-    score_seq: torch.Tensor  # (M,) rewrite-sequence index (for per-sequence means)
+    score_cols: torch.Tensor  # (M,) column in ``ids``
+    score_tokens: torch.Tensor  # (M,) the token scored
     unlikely: torch.Tensor  # (n_requests,) bool
-    n_rewrite: int
-    essence_rows: torch.Tensor  # (n_requests,) index of each request's essence sequence
-    essence_cols: torch.Tensor
+    n_rewrite: int  # rows [0, n_rewrite) are rewrite sequences, then one essence row per request
+    essence_rows: torch.Tensor  # (n_requests,)
+    first_rows: torch.Tensor  # (n_requests,) each request's unprefixed rewrite sequence
 
 
-def _build(tokenizer, requests: list[EditRequest], prefixes: list[str], device: torch.device) -> _Batch:
+def _build(tokenizer, requests: list[EditRequest], prefixes, essence_template: str, device: torch.device) -> _Batch:
     rewrites: list[tuple[int, Tokenised]] = []
-    unlikely = []
+    unlikely, first = [], []
     for i, request in enumerate(requests):
         target, is_unlikely = objective_target(tokenizer, request)
         unlikely.append(is_unlikely)
+        first.append(len(rewrites))  # the first prefix is "" (type 0)
         rewrites += [(i, rewrite_sequence(tokenizer, request, p, target)) for p in prefixes]
-    essences = [(i, essence_sequence(tokenizer, r)) for i, r in enumerate(requests)]
+    essences = [(i, essence_sequence(tokenizer, r, essence_template)) for i, r in enumerate(requests)]
     seqs = rewrites + essences
-    ids, mask = pad_batch([t.ids for _, t in seqs], pad_id(tokenizer), device)
-    score = [(row, pos, tok) for row, (_, t) in enumerate(rewrites) for pos, tok in zip(t.target_positions, t.target_tokens)]
+    width_before = max(t.lookup for _, t in seqs)
+    width_after = max(len(t.ids) - t.lookup for _, t in seqs)
+    pid = pad_id(tokenizer)
+    n_rows = len(seqs)
+    before_ids = torch.full((n_rows, width_before), pid, dtype=torch.long)
+    before_mask = torch.zeros((n_rows, width_before), dtype=torch.long)
+    ids = torch.full((n_rows, width_after), pid, dtype=torch.long)
+    mask = torch.zeros((n_rows, width_after), dtype=torch.long)
+    positions = torch.zeros((n_rows, width_after), dtype=torch.long)
+    for row, (_, t) in enumerate(seqs):
+        head, tail = t.ids[: t.lookup], t.ids[t.lookup :]
+        if head:
+            before_ids[row, width_before - len(head) :] = torch.tensor(head)
+            before_mask[row, width_before - len(head) :] = 1
+        ids[row, : len(tail)] = torch.tensor(tail)
+        mask[row, : len(tail)] = 1
+        positions[row] = torch.arange(t.lookup, t.lookup + width_after)
+    score = [(row, pos - t.lookup, tok) for row, (_, t) in enumerate(rewrites)
+             for pos, tok in zip(t.target_positions, t.target_tokens)]
     as_long = lambda xs: torch.tensor(xs, dtype=torch.long, device=device)  # noqa: E731
     n_rw = len(rewrites)
     return _Batch(
-        ids=ids,
-        mask=mask,
-        rows=torch.arange(len(seqs), device=device),
-        cols=as_long([t.lookup for _, t in seqs]),
+        before_ids=before_ids.to(device), before_mask=before_mask.to(device), ids=ids.to(device),
+        mask=mask.to(device), positions=positions.to(device),
         owner=as_long([i for i, _ in seqs]),
-        score_rows=as_long([s[0] for s in score]),
-        score_cols=as_long([s[1] for s in score]),
+        score_rows=as_long([s[0] for s in score]), score_cols=as_long([s[1] for s in score]),
         score_tokens=as_long([s[2] for s in score]),
-        score_seq=as_long([s[0] for s in score]),
         unlikely=torch.tensor(unlikely, device=device),
-        n_rewrite=n_rw,
-        essence_rows=as_long(list(range(n_rw, len(seqs)))),
-        essence_cols=as_long([t.target_positions[0] for _, t in essences]),
+        n_rewrite=n_rw, essence_rows=as_long(list(range(n_rw, len(seqs)))), first_rows=as_long(first),
     )
 
 
-def _forward(model: torch.nn.Module, b: _Batch) -> tuple[torch.Tensor, torch.Tensor]:
-    """(logits at the scored positions (M, V), logits at the essence positions (n, V)).
+def _subset(b: _Batch, keep: torch.Tensor) -> tuple[_Batch, torch.Tensor]:
+    """The batch restricted to the requests where ``keep`` (n,) is true; request indices are kept."""
+    rows = keep[b.owner].nonzero()[:, 0]
+    new_index = torch.full((b.owner.shape[0],), -1, dtype=torch.long, device=rows.device)
+    new_index[rows] = torch.arange(rows.shape[0], device=rows.device)
+    scored = keep[b.owner[b.score_rows]]
+    rewrite_rows = rows[rows < b.n_rewrite]
 
-    Only the positions that are scored go through the LM head (a large share of a small model's
-    compute at vocabulary 49k); Gemma-style final logit soft-capping is applied when configured.
+    def remap(index: torch.Tensor) -> torch.Tensor:  # -1 stays -1 (a request no longer in the batch)
+        return torch.where(index >= 0, new_index[index.clamp_min(0)], index)
+
+    sub = _Batch(
+        before_ids=b.before_ids[rows], before_mask=b.before_mask[rows], ids=b.ids[rows], mask=b.mask[rows],
+        positions=b.positions[rows], owner=b.owner[rows],
+        score_rows=new_index[b.score_rows[scored]], score_cols=b.score_cols[scored],
+        score_tokens=b.score_tokens[scored], unlikely=b.unlikely,
+        n_rewrite=int(rewrite_rows.shape[0]),
+        essence_rows=remap(b.essence_rows), first_rows=remap(b.first_rows),
+    )
+    return sub, rows
+
+
+def _cache_arg(model: torch.nn.Module) -> str:
+    """The base model's name for the key/value cache argument (transformers renamed it to ``cache``)."""
+    names = inspect.signature(model.base_model.forward).parameters
+    return "cache" if "cache" in names else "past_key_values"
+
+
+def _cache_before(model: torch.nn.Module, b: _Batch):
+    """Keys/values of every position before the subject's last token (None when there are none)."""
+    if b.before_ids.shape[1] == 0:
+        return None
+    positions = (b.before_mask.cumsum(1) - 1).clamp_min(0)
+    out = model.base_model(input_ids=b.before_ids, attention_mask=b.before_mask, position_ids=positions, use_cache=True)
+    names = getattr(out, "keys", lambda: ())()
+    return out["cache"] if "cache" in names else out["past_key_values"]  # transformers renamed the field
+
+
+def _rewind(cache, n_tokens: int) -> None:
+    """Drop the last ``n_tokens`` positions a forward appended; what is left is detached from that graph."""
+    cache.crop(-n_tokens)
+    for layer in getattr(cache, "layers", ()):
+        for name in ("keys", "values"):
+            value = getattr(layer, name, None)
+            if isinstance(value, torch.Tensor):
+                setattr(layer, name, value.detach())
+
+
+def _forward(model: torch.nn.Module, b: _Batch, cache) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits at the scored positions (M, V), logits at each request's essence lookup (n, V)).
+
+    Runs only the part from the subject's last token on, attending to the cached earlier part; the
+    cache is cropped back afterwards. Only the positions that are scored go through the LM head (a
+    large share of a small model's compute at vocabulary 49k); Gemma-style final logit soft-capping
+    is applied when configured.
     """
-    hidden = model.base_model(input_ids=b.ids, attention_mask=b.mask).last_hidden_state
-    rows = torch.cat([b.score_rows, b.essence_rows])
-    cols = torch.cat([b.score_cols, b.essence_cols])
+    kwargs = {}
+    if cache is not None:
+        kwargs = {_cache_arg(model): cache, "use_cache": True}
+    mask = torch.cat([b.before_mask, b.mask], 1)
+    try:
+        hidden = model.base_model(input_ids=b.ids, attention_mask=mask, position_ids=b.positions, **kwargs).last_hidden_state
+    finally:
+        if cache is not None:
+            _rewind(cache, b.ids.shape[1])
+    ess = b.essence_rows[b.essence_rows >= 0]
+    rows = torch.cat([b.score_rows, ess])
+    cols = torch.cat([b.score_cols, torch.zeros_like(ess)])
     logits = model.get_output_embeddings()(hidden[rows, cols]).float()
     cap = getattr(model.config, "final_logit_softcapping", None)
     if cap:
@@ -112,21 +199,22 @@ def _forward(model: torch.nn.Module, b: _Batch) -> tuple[torch.Tensor, torch.Ten
 
 
 def _objective(scored: torch.Tensor, b: _Batch, n: int) -> torch.Tensor:
-    """Per-request mean over prompts of the per-token averaged NLL (or unlikelihood): (n,)."""
-    logits = scored
+    """Per-request mean over prompts of the per-token averaged NLL (or unlikelihood): (n,) (0 where absent)."""
     logp = torch.log_softmax(scored, dim=-1)
     tok_logp = logp.gather(1, b.score_tokens[:, None])[:, 0]
-    owner_of_score = b.owner[b.score_seq]
+    owner_of_score = b.owner[b.score_rows]
     unlikely = b.unlikely[owner_of_score]
     p = tok_logp.exp().clamp(max=1 - 1e-6)
     per_token = torch.where(unlikely, -torch.log1p(-p), -tok_logp)
-    seq_sum = torch.zeros(b.n_rewrite, device=logits.device).index_add(0, b.score_seq, per_token)
-    seq_cnt = torch.zeros(b.n_rewrite, device=logits.device).index_add(0, b.score_seq, torch.ones_like(per_token))
-    seq_mean = seq_sum / seq_cnt
-    owners = b.owner[: b.n_rewrite]
-    req_sum = torch.zeros(n, device=logits.device).index_add(0, owners, seq_mean)
-    req_cnt = torch.zeros(n, device=logits.device).index_add(0, owners, torch.ones_like(seq_mean))
-    return req_sum / req_cnt
+    device = scored.device
+    n_rw = b.n_rewrite
+    seq_sum = torch.zeros(n_rw, device=device).index_add(0, b.score_rows, per_token)
+    seq_cnt = torch.zeros(n_rw, device=device).index_add(0, b.score_rows, torch.ones_like(per_token))
+    seq_mean = seq_sum / seq_cnt.clamp_min(1)
+    owners = b.owner[:n_rw]
+    req_sum = torch.zeros(n, device=device).index_add(0, owners, seq_mean)
+    req_cnt = torch.zeros(n, device=device).index_add(0, owners, torch.ones_like(seq_mean))
+    return req_sum / req_cnt.clamp_min(1)
 
 
 def optimise_deltas(
@@ -134,10 +222,11 @@ def optimise_deltas(
     tokenizer,
     requests: list[EditRequest],
     site: str,
-    prefixes: list[str],
+    prefixes,
     settings: ValueSettings,
 ) -> tuple[torch.Tensor, torch.Tensor, list[dict[str, float]]]:
     """(deltas, original outputs v, per-request log) at ``site``; both tensors (n, d) float32."""
+    prefixes = list(as_prefixes(prefixes))
     deltas, inits, logs = [], [], []
     for start in range(0, len(requests), settings.batch_requests):
         chunk = requests[start : start + settings.batch_requests]
@@ -162,56 +251,74 @@ def _optimise_chunk(model, tokenizer, requests, site, prefixes, s: ValueSettings
 
 def _optimise(model, tokenizer, requests, site, prefixes, s: ValueSettings):
     device = next(model.parameters()).device
-    b = _build(tokenizer, requests, prefixes, device)
+    b = _build(tokenizer, requests, prefixes, s.essence_template, device)
     n = len(requests)
-    first_rows = torch.arange(n, device=device) * len(prefixes)  # the unprefixed prompt of each request
-    with torch.no_grad(), TraceDict(model, [site]) as tr:
-        scored, essence = _forward(model, b)
-    init = output_tensor(tr[site].output)[first_rows, b.cols[first_rows]].float()
-    init_essence = torch.log_softmax(essence, dim=-1)
+    with torch.no_grad():
+        cache = _cache_before(model, b)
+        with TraceDict(model, [site]) as tr:
+            scored, essence = _forward(model, b, cache)
+    init = output_tensor(tr[site].output)[b.first_rows, 0].float()
+    init_essence = torch.log_softmax(essence, dim=-1)  # (n, V), request order
     init_obj = _objective(scored, b, n).detach()
+    init_norm2 = init.pow(2).sum(1)
 
     delta = torch.zeros_like(init, requires_grad=True)
     opt = torch.optim.Adam([delta], lr=s.lr)
     max_norm = s.clamp_norm_factor * init.norm(dim=1)
     done = torch.zeros(n, dtype=torch.bool, device=device)
+    last_nll, last_loss = init_obj.clone(), init_obj.clone()
+    steps_taken = torch.zeros(n, dtype=torch.long, device=device)
 
     def add_delta(out, _name):
         hidden = output_tensor(out)
         add = torch.zeros_like(hidden)
-        add = add.index_put((b.rows, b.cols), delta[b.owner].to(hidden.dtype))
+        add[:, 0] = delta[b.owner].to(hidden.dtype)  # column 0 is the subject's last token
         return replace_output_tensor(out, hidden + add)
 
-    obj = init_obj
-    step = 0
-    for step in range(1, s.steps + 1):
+    for it in range(s.steps):
+        active = ~done
         with TraceDict(model, [site], edit_output=add_delta, retain_output=False):
-            scored, essence = _forward(model, b)
-        obj = _objective(scored, b, n)
+            scored, essence = _forward(model, b, cache)
+        idx = active.nonzero()[:, 0]
+        nll = _objective(scored, b, n)[idx]
         edited = torch.log_softmax(essence, dim=-1)
-        kl = (edited.exp() * (edited - init_essence)).sum(-1)  # KL(P_edited || P_orig), eq. 4
-        decay = s.weight_decay * delta.pow(2).sum(1) / init.pow(2).sum(1)
-        loss = obj + s.kl_factor * kl + decay
+        kl = (edited.exp() * (edited - init_essence[idx])).sum(-1)  # KL(P_edited || P_orig), eq. 4
+        decay = s.weight_decay * delta[idx].norm(dim=1) / init_norm2[idx]  # reference: ||delta|| / ||v||^2
+        loss = nll + s.kl_factor * kl + decay
         if not torch.isfinite(loss).all():
             raise EditError(
-                f"value optimisation diverged (NaN/inf loss at step {step})",
+                f"value optimisation diverged (NaN/inf loss at step {it})",
                 hint="lower v_lr or check the request's targets",
             )
-        done |= obj.detach() < s.stop_nll
-        if bool(done.all()):
+        with torch.no_grad():
+            last_nll[idx], last_loss[idx] = nll.detach(), loss.detach()
+            steps_taken[idx] = it
+            finished = idx[loss.detach() < s.stop_loss]
+        if it == s.steps - 1 or finished.numel() == idx.numel():
             break
         (grad,) = torch.autograd.grad(loss.sum(), [delta])
-        delta.grad = grad * (~done)[:, None]
+        keep = delta.detach().clone()
+        delta.grad = grad
         opt.step()
         with torch.no_grad():
+            frozen = done.clone()
+            frozen[finished] = True
+            delta[frozen] = keep[frozen]  # finished requests do not move, whatever Adam's momentum
             if not torch.isfinite(delta).all():
-                raise EditError(f"value optimisation produced NaN at step {step}", hint="lower v_lr")
+                raise EditError(f"value optimisation produced NaN at step {it}", hint="lower v_lr")
             norm = delta.norm(dim=1)
             scale = torch.where(norm > max_norm, max_norm / norm.clamp_min(1e-12), torch.ones_like(norm))
             delta.mul_(scale[:, None])
+        if finished.numel():  # finished requests' prompts leave the batch (and the cache)
+            done[finished] = True
+            b, rows = _subset(b, ~done)
+            if cache is not None:
+                cache.batch_select_indices(rows)
     logs = [
-        {"objective_before": float(a), "objective_after": float(o), "delta_norm": float(dn), "steps": step}
-        for a, o, dn in zip(init_obj, obj.detach(), delta.detach().norm(dim=1))
+        {"objective_before": float(a), "objective_after": float(o), "loss": float(lo), "delta_norm": float(dn),
+         "steps": int(st)}
+        for a, o, lo, dn, st in zip(init_obj, last_nll, last_loss, delta.detach().norm(dim=1), steps_taken)
     ]
-    log.info("values at %s: objective %.3f -> %.3f in %d steps", site, float(init_obj.mean()), float(obj.detach().mean()), step)
+    log.info("values at %s: objective %.3f -> %.3f (loss %.3f), at most %d updates", site,
+             float(init_obj.mean()), float(last_nll.mean()), float(last_loss.mean()), int(steps_taken.max()))
     return delta.detach(), init, logs

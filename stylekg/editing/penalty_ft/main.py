@@ -11,6 +11,12 @@ training, Welleck et al. 2020) or ``log-hinge`` (``max(0, log P - log(rho * P_0)
 phrase's probability below ``rho`` times its probability ``P_0`` before the edit, then stops; scale
 free, so one ``rho`` fits phrases of any length). The CE term keeps the model fluent on neutral
 text; only the chosen layers' projection weights move (optionally L-inf bounded).
+
+When the material carries the model's own occurrences of its markers (``material.contexts``: a chat context up
+to each marker, from mined answers), the penalty is taken where the model really writes each marker,
+``P(m | context)``, instead of after persona prompts, and the CE term is taken on the same answers with the
+markers replaced by their neutral forms (``material.neutral_pairs``, prompt tokens not scored): the model is
+taught to keep answering, in its own register, without the markers.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from ...material import StyleMaterial
 from ...requests import EditRequest
 from ..context import EditContext
 from ..finetune.material import resolve_material
-from ..finetune.objective import Batch, marker_batch, mean_nll, sequence_logprob, text_batch
+from ..finetune.objective import Batch, continuation_batch, marker_batch, mean_nll, sequence_logprob, text_batch
 from ..finetune.train import optimise, weight_names
 from ..result import EditResult
 from .hparams import PenaltyFTHparams, check_lambda
@@ -72,6 +78,30 @@ def marker_probabilities(model: torch.nn.Module, tokenizer, material: StyleMater
     return out
 
 
+def _penalty_batch(tokenizer, mat: StyleMaterial, markers: Sequence, max_len: int) -> tuple[Batch, list[tuple[int, int]]]:
+    """Where each marker is penalised: at the model's own contexts when the material has them (rows pair a
+    context with its marker), else after every persona prompt."""
+    if not mat.contexts:
+        return marker_batch(tokenizer, mat.require_prompts(), [m.phrase for m in markers], max_len)
+    index = {m.phrase: j for j, m in enumerate(markers)}
+    rows = [(i, c) for i, c in enumerate(mat.contexts) if c.phrase in index]
+    if not rows:
+        raise EditError(f"none of the {len(mat.contexts)} contexts of style {mat.style!r} is one of its markers",
+                        hint="build the contexts from the same material's markers")
+    batch = continuation_batch(tokenizer, [c.prompt for _, c in rows], [c.marker for _, c in rows], max_len)
+    return batch, [(i, index[c.phrase]) for i, c in rows]
+
+
+@torch.no_grad()
+def _marker_means(model: torch.nn.Module, batch: Batch, pairs: list[tuple[int, int]], markers: Sequence) -> dict[str, float]:
+    """Mean probability of each marker over its rows of ``batch``."""
+    probs = sequence_logprob(model, batch).exp().tolist()
+    sums: dict[str, list[float]] = {m.phrase: [] for m in markers}
+    for (_, j), p in zip(pairs, probs):
+        sums[markers[j].phrase].append(p)
+    return {k: (sum(v) / len(v) if v else 0.0) for k, v in sums.items()}
+
+
 def apply(
     model: torch.nn.Module,
     tokenizer,
@@ -91,7 +121,7 @@ def apply(
     weights = torch.tensor([m.weight for m in found], dtype=torch.float32)
     if float(weights.sum()) <= 0:
         raise EditError(f"every marker of style {mat.style!r} has weight 0", hint="give at least one a weight > 0")
-    if not mat.neutral_texts:
+    if not mat.neutral_texts and not mat.neutral_pairs:
         raise EditError(
             f"style {mat.style!r} has no neutral texts to keep the model fluent on",
             hint="add neutral counterparts / Neutral examples to the graph, or give the material neutral texts",
@@ -99,8 +129,10 @@ def apply(
     arch = architecture_of(model)
     names = weight_names(model, arch, hparams.site, hparams.layers)
     prompts = mat.require_prompts()
-    m_batch, pairs = marker_batch(tokenizer, prompts, [m.phrase for m in found], hparams.max_len)
-    n_batch = text_batch(tokenizer, mat.neutral_texts, hparams.max_len)
+    m_batch, pairs = _penalty_batch(tokenizer, mat, found, hparams.max_len)
+    n_batch = (continuation_batch(tokenizer, [p for p, _ in mat.neutral_pairs], [a for _, a in mat.neutral_pairs],
+                                  hparams.max_len) if mat.neutral_pairs
+               else text_batch(tokenizer, mat.neutral_texts, hparams.max_len))
     result = EditResult(method="penalty-ft", requests=list(requests), model=model)
 
     with torch.no_grad():
@@ -112,14 +144,14 @@ def apply(
         return ce + hparams.lam * pen, {"ce": float(ce.detach()), "penalty": float(pen.detach())}
 
     try:
-        before = marker_probabilities(model, tokenizer, mat, hparams.max_len)
+        before = _marker_means(model, m_batch, pairs, found)
         with torch.no_grad():
             ce_before = float(mean_nll(model, n_batch))
         history = optimise(
             model, result, names, loss_fn, steps=hparams.steps, lr=hparams.lr,
             norm_constraint=hparams.norm_constraint, desc="penalty-ft",
         )
-        after = marker_probabilities(model, tokenizer, mat, hparams.max_len)
+        after = _marker_means(model, m_batch, pairs, found)
         with torch.no_grad():
             ce_after = float(mean_nll(model, n_batch))
     except BaseException:
@@ -127,7 +159,8 @@ def apply(
         raise
     result.info.update(
         style=mat.style, layers=list(hparams.layers), weights=names, lam=hparams.lam, penalty=hparams.penalty,
-        markers={m.phrase: m.weight for m in found}, n_neutral_texts=len(mat.neutral_texts), prompts=list(prompts),
+        markers={m.phrase: m.weight for m in found}, n_neutral_texts=len(mat.neutral_texts or mat.neutral_pairs),
+        n_contexts=len(mat.contexts), prompts=list(prompts) if not mat.contexts else [],
         marker_prob_before=before, marker_prob_after=after, neutral_nll_before=ce_before, neutral_nll_after=ce_after,
         history=history, seconds=time.perf_counter() - started,
     )

@@ -10,6 +10,5 @@ from ..common.hparams import ValueHparams
 @dataclass(frozen=True)
 class ROMEHparams(ValueHparams):
     layer: int = 4  # the MLP whose out-projection is rewritten (from causal tracing)
-    clamp_norm_factor: float = 4.0
     mom2_adjustment: bool = True  # False: plain least-norm update (C = I)
-    mom2_ridge: float = 1e-2  # relative ridge on C (keeps a sampled C invertible)
+    mom2_ridge: float = 0.0  # relative ridge on C; 0 as the reference (100k samples give a full-rank C)

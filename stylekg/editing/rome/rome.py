@@ -60,7 +60,7 @@ def apply(
     arch = architecture_of(model)
     layer = hparams.layer
     check_layers(model, arch, [layer])
-    validate_requests(tokenizer, requests)
+    validate_requests(tokenizer, requests, hparams.essence_template)
     result = EditResult(method="rome", requests=list(requests), model=model)
     started = time.perf_counter()
     try:
@@ -71,13 +71,14 @@ def apply(
                     model, tokenizer, [layer], samples=hparams.stats_samples, corpus=corpus,
                     dtype=getattr(torch, hparams.stats_dtype),
                 )
-            cov = ridge(stats[layer], hparams.mom2_ridge)
+            cov = ridge(stats[layer], hparams.mom2_ridge) if hparams.mom2_ridge else stats[layer].double()
         prefixes = context_prefixes(model, tokenizer, hparams.context_templates)
         site = arch.site("mlp_out", layer)
         name = mlp_out_param(arch, layer)
         logs = []
         for request in requests:
-            key = compute_keys(model, tokenizer, arch, [request], [layer], prefixes)[layer][0]
+            key = compute_keys(model, tokenizer, arch, [request], [layer], prefixes,
+                               by_type=hparams.keys_by_context_type)[layer][0]
             delta, _, lg = optimise_deltas(model, tokenizer, [request], site, prefixes, hparams.value_settings())
             update = rank_one_update(delta[0], key, cov)
             result.add_delta(model, name, arch.from_out_in(update))

@@ -150,8 +150,14 @@ def _marker_parts(marker: dict[str, Any], trait_id: str, provenance: Provenance,
         props["example"] = str(marker["example"])
     if marker.get("template"):
         props["template"] = str(marker["template"])
+    for key in ("variants", "mined"):  # other spellings that count as the marker; mining statistics
+        if marker.get(key):
+            props[key] = marker[key]
     mnode = Node(NodeType.MARKER, text, "", props, provenance)
-    nodes, edges = [mnode], [Edge(EdgeType.EXPRESSED_BY, trait_id, mnode.id, provenance=provenance)]
+    evidence = {"occurrences": list(marker["evidence"]), "model": str(marker.get("evidence_model", ""))} \
+        if marker.get("evidence") else {}  # where a model wrote it (mined): kept on the marker edge
+    nodes, edges = [mnode], [Edge(EdgeType.EXPRESSED_BY, trait_id, mnode.id, properties=evidence,
+                                  provenance=provenance)]
     neutral = marker.get("neutral")
     if neutral and str(neutral).strip() and str(neutral).strip().lower() != text.lower():
         nnode = Node(NodeType.MARKER, str(neutral).strip(), "", {"kind": "neutral", "text": str(neutral).strip(), "neutral": True},

@@ -1,0 +1,132 @@
+"""The part of ``stylekg run`` that judges the style in what the model writes (runs with ``prompts`` set).
+
+Before any edit the model answers the held-out prompts and each measured style's marker rate is taken in those
+answers (presence in generation comes first). With ``edit_data = "occurrences"`` the edit trains on where the
+model writes the markers in its answers to the *train* prompts; every edit passes a fluency guard on train
+prompts; after the edit the held-out prompts are answered again. Teacher-forced numbers at the held-out
+occurrences sit next to the generated ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from ..evaluation.generated_style import GenerationCache, SamplingSettings, generate
+from ..evaluation.prompt_sets import PromptSet, load_prompt_set
+from ..kg.graph import StyleGraph
+from ..material import StyleMaterial
+from ..run_summary import RunSummary, StyleRow
+from . import generation_stages as gs
+from .config import RunConfig
+from .measure import request_scores
+from .occurrences import context_requests, marker_contexts
+from .session import ModelSession
+from .stage_cache import StageCache
+
+
+class GenerationJudging:
+    """Generation stages of one run, sharing its stage cache, model session and graph."""
+
+    def __init__(self, config: RunConfig, cache: StageCache, session: ModelSession, graph: StyleGraph,
+                 node_id: str, measured_ids: list[str], edge_ids: set[str | None]) -> None:
+        self.config, self.cache, self.session, self.graph = config, cache, session, graph
+        self.node_id = node_id
+        self.prompts: PromptSet = load_prompt_set(config.prompts)
+        self.settings = SamplingSettings(max_new_tokens=config.max_new_tokens, seed=config.seed)
+        self.gcache = GenerationCache()
+        self.materials = gs.style_materials(graph, list(dict.fromkeys([node_id, *measured_ids])))
+        edited = self.materials.get(node_id)
+        if edited is None:
+            from ..errors import RunError
+
+            raise RunError(f"{graph.node(node_id).name!r} has no markers to look for in generated text",
+                           hint="add traits with markers to it (stylekg kg mine), or pick another --node")
+        # the edit covers the planned edges (max_markers) of the edited node
+        self.material = dataclasses.replace(edited, markers=tuple(m for m in edited.markers
+                                                                  if m.edge_id in edge_ids or not edge_ids))
+        self.key = [config.to_dict(), sorted(self.materials), self.prompts.name]
+
+    # ---- stages ---------------------------------------------------------------------------------------------
+    def before(self) -> gs.GenerationMeasure:
+        classifier = gs.classifier_for(self.material, None, self.config.seed)
+        return self.cache.run("gen_before", self.key, lambda: gs.measure_styles(
+            self.session, self.materials, self.node_id, self.prompts, self.settings, classifier, None, self.gcache),
+            gs.GenerationMeasure)
+
+    def after(self, before: gs.GenerationMeasure, edit: Any) -> gs.GenerationMeasure:
+        classifier = gs.classifier_for(self.material, None, self.config.seed)
+        return self.cache.run("gen_after", [*self.key, edit.to_dict()], lambda: gs.measure_styles(
+            self.session, self.materials, self.node_id, self.prompts, self.settings, classifier, before.known_facts,
+            self.gcache), gs.GenerationMeasure)
+
+    def edit_material(self) -> StyleMaterial:
+        """The edited node's material, with the model's own contexts when the edit trains on occurrences."""
+        if self.config.edit_data != "occurrences":
+            return self.material
+        material, _ = gs.occurrence_material(self.session, self.material, self.prompts, self.settings, self.gcache)
+        return material
+
+    def edit(self, method: Any, hparams: Any, requests: list[Any], key: list[Any], delta: Path) -> gs.GuardedEdit:
+        """The edit behind the fluency guard (occurrence requests when the edit trains on occurrences)."""
+        def run() -> gs.GuardedEdit:
+            material = self.edit_material()
+            reqs = (context_requests(material.contexts, self.config.occurrence_subject)
+                    if self.config.edit_data == "occurrences" else requests)
+            guard = self.prompts.split("train")[: self.config.guard_prompts]
+            return gs.guarded_edit(self.session, method, hparams, reqs, material, delta, guard, self.settings,
+                                   self.gcache, self.config.fluency_guard, self.config.repetition_guard)
+
+        return self.cache.run("edit", [*key, self.key], run, gs.GuardedEdit)
+
+    def teacher_forced(self, name: str, key: list[Any]) -> dict[str, float]:
+        """Teacher-forced P(marker) against P(neutral) at the held-out occurrences the unedited model wrote."""
+        def run() -> dict[str, float]:
+            answers = generate(self.session.lm, self.prompts.split("heldout"), self.settings, cache=self.gcache)
+            contexts = [c for c in marker_contexts(self.session.lm.tokenizer, self.material, answers) if c.neutral]
+            if not contexts:
+                return {"n": 0.0}
+            scores = request_scores(self.session.lm, context_requests(contexts, self.config.occurrence_subject))
+            return {"n": float(len(scores)), "held": sum(s["holds"] for s in scores) / len(scores),
+                    "marker_logprob": sum(s["marker_logprob"] for s in scores) / len(scores)}
+
+        return self.cache.run(name, [*key, self.key], run)
+
+    # ---- summary --------------------------------------------------------------------------------------------
+    def add_to(self, summary: RunSummary, before: gs.GenerationMeasure, after: gs.GenerationMeasure,
+               edit: gs.GuardedEdit, tf_before: dict[str, float], tf_after: dict[str, float]) -> None:
+        """Generated marker rates on every style row (metric names ``gen_marker_rate_before`` / ``_after`` and
+        their interval ends), and the ``generation`` section of the summary."""
+        rows = {r.node_id: r for r in summary.styles}
+        for sid in self.materials:
+            row = rows.get(sid)
+            if row is None:
+                role = "edited" if sid == self.node_id else ("unrelated" if sid in self._unrelated(summary)
+                                                              else "subclass")
+                row = StyleRow(sid, self.graph.node(sid).name, role)
+                summary.styles.append(row)
+            for when, measure in (("before", before), ("after", after)):
+                rate = measure.rates[sid]
+                row.metrics.update({f"gen_marker_rate_{when}": rate["per_1k"], f"gen_marker_rate_low_{when}": rate["low"],
+                                    f"gen_marker_rate_high_{when}": rate["high"]})
+            b, a = row.metrics["gen_marker_rate_before"], row.metrics["gen_marker_rate_after"]
+            row.metrics["gen_marker_rate_delta"] = a - b
+            row.metrics["gen_marker_rate_reduction"] = (b - a) / b if b > 0 else 0.0  # the graph is coloured by it
+            row.metrics["gen_intervals_overlap"] = float(_overlap(before.rates[sid], after.rates[sid]))
+        summary.generation = {
+            "prompts": self.prompts.name, "split": "heldout", "n_prompts": len(self.prompts.heldout),
+            "settings": before.settings, "edit_data": self.config.edit_data,
+            "rates": {sid: {"before": before.rates[sid], "after": after.rates[sid]} for sid in self.materials},
+            "fluency": {"before": before.fluency, "after": after.fluency},
+            "teacher_forced_heldout": {"before": tf_before, "after": tf_after},
+            "guard": edit.verdicts, "edit_hparams": edit.hparams,
+            "examples": [[p, b, a] for (p, b), (_, a) in zip(before.examples, after.examples)],
+        }
+
+    def _unrelated(self, summary: RunSummary) -> set[str]:
+        return {r.node_id for r in summary.styles if r.role == "unrelated"}
+
+
+def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a["low"] <= b["high"] and b["low"] <= a["high"]
