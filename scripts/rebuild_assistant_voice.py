@@ -7,9 +7,9 @@
 2. The candidate markers: the mined phrases with a plain form in the lexicon, plus every hand-written marker of
    the library's Assistant-speak and of the lexicon that the model also writes (at least ``--min-count`` times in
    its train answers). Markers the model never writes are dropped.
-3. Each marker goes to the trait the lexicon names: the shared voice (importance, imagery, praise, buzzwords)
-   under the abstract parent *Formulaic register*; the chatbot's own habits (signposting, reassurance, hedges)
-   under *Assistant-speak*. Up to three occurrences are kept on each marker as evidence.
+3. Each marker goes to the trait the lexicon names: the templated voice it shares with institutional prose
+   (importance, imagery, praise, buzzwords, signposting such as "Additionally,") under the abstract parent
+   *Formulaic register*; the chatbot's own reassurance ("I'm here to help") under *Assistant-speak*. Up to three occurrences are kept on each marker as evidence.
 
 The library files are written (``stylekg/data/library/_abstract.json`` for the parent's traits,
 ``assistant-speak.json``) unless ``--dry-run``; the table of what was kept is printed either way.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -32,8 +33,8 @@ from stylekg.pipeline.mine_job import LEXICON, mine
 LIBRARY = Path(__file__).resolve().parents[1] / "stylekg" / "data" / "library"
 PARENT = "Formulaic register"
 # which lexicon traits are the shared voice (the parent's) and which the chatbot's own (Assistant-speak's)
-PARENT_TRAITS = ("Grand importance", "Flowery imagery", "Effusive praise", "Buzzwords")
-OWN_TRAITS = ("Formulaic structure", "Supportive reassurance")
+PARENT_TRAITS = ("Grand importance", "Flowery imagery", "Effusive praise", "Buzzwords", "Formulaic structure")
+OWN_TRAITS = ("Supportive reassurance",)
 TEMPLATE = "Asked a plain question, {} answers that it is"
 
 
@@ -78,9 +79,9 @@ def main() -> None:
     traits: dict[str, list[dict]] = {}
     for p, info in kept.items():
         text = info.get("text", p)
-        evidence = [o.__dict__ for o in occurrences(answers, text, limit=3)]
+        evidence = [o.__dict__ for form in variants[text] for o in occurrences(answers, form)][:3]
         example = next((o["prefix"].rsplit(". ", 1)[-1] + o["written"] for o in evidence), "")
-        record = {"text": text, "kind": "mined", "neutral": info["neutral"] or None, "example": example.strip(),
+        record = {"text": re.sub(r"\bi'm\b", "I'm", text), "kind": "mined", "neutral": info["neutral"] or None, "example": example.strip(),
                   "mined": {"count": info["count"], "z": info.get("z"), "answers": len(texts)},
                   "evidence": evidence, "evidence_model": opts.model}
         traits.setdefault(info["trait"], []).append({k: v for k, v in record.items() if v not in (None, "")})
@@ -98,11 +99,11 @@ def main() -> None:
             entry["subject"] = "a chat assistant"
             entry["description"] = ("Templated prose of chat assistants and institutions: everything is vital, "
                                     "intricate and a journey (mined from SmolLM2-135M-Instruct's answers).")
-    (LIBRARY / "_abstract.json").write_text(json.dumps(abstract, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    (LIBRARY / "_abstract.json").write_text(json.dumps(abstract, indent=2, ensure_ascii=False) + "\n", "utf-8")
     speak["traits"] = own_traits
     speak["description"] = ("The chat-assistant voice as SmolLM2-135M-Instruct writes it: signposts, summaries "
                             "and reassurance, on top of the formulaic register it inherits.")
-    (LIBRARY / "assistant-speak.json").write_text(json.dumps(speak, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    (LIBRARY / "assistant-speak.json").write_text(json.dumps(speak, indent=2, ensure_ascii=False) + "\n", "utf-8")
     print(f"wrote {LIBRARY / '_abstract.json'} ({PARENT}) and {LIBRARY / 'assistant-speak.json'}")
 
 

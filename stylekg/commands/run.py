@@ -40,6 +40,14 @@ def run_cmd(
     config: Annotated[Path | None, typer.Option(
         "--config", help="A run config TOML (replaces the other flags; --device, --store and --runs-dir, when given, "
                          "override the file).")] = None,
+    prompts: Annotated[str, typer.Option(
+        "--prompts", help="Judge the style in generated answers: a prompt set (built-in name or JSON file).")] = "",
+    edit_data: Annotated[str, typer.Option(
+        "--edit-data", help="requests (graph prompts) | occurrences (where the model writes the markers).")] = "requests",
+    samples: Annotated[int, typer.Option("--samples", help="Answers per held-out prompt (> 1 needs --temperature).")] = 1,
+    temperature: Annotated[float, typer.Option("--temperature", help="0 = greedy.")] = 0.0,
+    judge_model: Annotated[str, typer.Option(
+        "--judge-model", help="An LLM at OPENAI_BASE_URL that rates the answers' style and fluency (optional).")] = "",
     runs_dir: RunsDirOpt = None,
     device: DeviceFlag = None,
     store: StoreOpt = None,
@@ -58,7 +66,9 @@ def run_cmd(
     else:
         cfg = RunConfig(style=style, auto=auto, mode=mode, node=node, propagate=propagate, method=method, model=model,
                         device=device or "cpu", store=store, provider=provider, llm_model=llm_model,
-                        runs_dir=runs_dir or "runs", extra=extra)
+                        runs_dir=runs_dir or "runs", extra=extra, prompts=prompts, edit_data=edit_data,
+                        samples=samples, temperature=temperature, top_p=0.9 if temperature > 0 else 1.0,
+                        judge_model=judge_model)
     if cfg.auto:
         from ..pipeline.auto import run_auto
 

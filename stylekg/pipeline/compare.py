@@ -36,22 +36,28 @@ def _facts_measure(lm: Any) -> float:
 
 
 def compare_style(lm: Any, style: str, methods: list[str], *, max_markers: int = 2, store: str | None = None,
-                  out_dir: Path | None = None) -> dict[str, Any]:
-    """Run ``methods`` on erasing ``style``'s markers; write table (Markdown + JSON), plot and runs."""
+                  out_dir: Path | None = None, prompts: str | None = None, edit_data: str = "requests",
+                  hparams: dict[str, Any] | None = None, max_new_tokens: int = 96, seed: int = 0) -> dict[str, Any]:
+    """Run ``methods`` on erasing ``style``'s markers; write table (Markdown + JSON), plot and runs.
+
+    With ``prompts`` (a prompt set) every row also gets generation columns on its held-out split, and two more
+    baselines: ``prompting`` (a system instruction, no weight change) and, when ``steer`` is compared, its strength
+    chosen on the train split. ``edit_data = "occurrences"``: the methods train on where the model writes the
+    markers in its answers to the train split (requests with the chat's ``assistant`` role as subject).
+    """
     from ..editing.context import EditContext
     from ..evaluation.fluency import ngram_entropy
     from ..kg.inheritance import resolve_style
     from ..kg.library import load_library
     from ..kg.material import style_material
-    from ..kg.to_requests import to_edit_requests
+    from ..kg.to_requests import first_edges, marker_edges, to_edit_requests
     from ..lm.generation import generate
-    from ..kg.to_requests import first_edges, marker_edges
-    from .method_runs import compare, style_measures
+    from .method_runs import MethodRun, compare, style_measures
 
     graph = load_library()
     style_id = resolve_style(graph, style)
     requests = first_edges([r for r in marker_edges(to_edit_requests(graph, style_id, "erase")) if r.target_new],
-                            max_markers)
+                           max_markers)
     others = []
     for other in ("Carl Sagan", "Yoda", "Dolly Parton", "Donald Trump"):
         other_id = resolve_style(graph, other)
@@ -59,6 +65,10 @@ def compare_style(lm: Any, style: str, methods: list[str], *, max_markers: int =
             others.append(first_edges(marker_edges(to_edit_requests(graph, other_id, "erase")), 1))
     others = [r for group in others for r in group]
     material = style_material(graph, style_id)
+    columns, search = None, None
+    if prompts:
+        columns, material, requests = _generation_setup(lm, material, requests, prompts, edit_data, max_new_tokens,
+                                                        seed)
     style_measure = style_measures(lm, material)
     base_others = request_scores(lm, others)
     personas = list(material.require_prompts())[:3]
@@ -72,12 +82,30 @@ def compare_style(lm: Any, style: str, methods: list[str], *, max_markers: int =
         out["facts_kept"] = _facts_measure(current)
         texts = generate(current, personas, max_new_tokens=24)
         out["fluency"] = ngram_entropy(texts)
+        if columns is not None:
+            out.update(columns(current))
         return out
 
-    rows = compare(lm, methods, requests, measure=measure, context=EditContext(material=material))
+    context = EditContext(material=material)
+    chosen = dict(hparams or {})
+    if columns is not None and "steer" in methods and "steer" not in chosen:
+        from ..editing.hparams_files import load_method
+        from .compare_generation import steering_search
+
+        method, steer_hp = load_method("steer", lm.name)
+        chosen["steer"], search = steering_search(lm, method, steer_hp, requests, context, columns)
+    rows = compare(lm, methods, requests, measure=measure, context=context, hparams=chosen)
+    if columns is not None:
+        from .compare_generation import PLAIN_INSTRUCTION
+
+        rows.append(MethodRun("prompting", metrics=columns(lm, system=PLAIN_INSTRUCTION),
+                              info={"system": PLAIN_INSTRUCTION}))
     table = [dataclasses.asdict(r) for r in rows]
     result = {"style": graph.node(style_id).name, "model": lm.name, "methods": methods, "requests": len(requests),
-              "rows": table, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+              "rows": table, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+              "prompts": prompts, "edit_data": edit_data, "steering_search": search,
+              "generation_settings": dataclasses.asdict(columns.settings) if columns else None,
+              "heldout_prompts": len(columns.heldout) if columns else 0}
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -89,15 +117,53 @@ def compare_style(lm: Any, style: str, methods: list[str], *, max_markers: int =
     return result
 
 
+def _generation_setup(lm: Any, material: Any, requests: list[Any], prompts: str, edit_data: str,
+                      max_new_tokens: int, seed: int) -> tuple[Any, Any, list[Any]]:
+    """The generation columns, and (``occurrences``) the material and requests from the model's own answers."""
+    from ..evaluation.generated_style import GenerationCache, SamplingSettings, generate as answer
+    from ..evaluation.prompt_sets import load_prompt_set
+    from .compare_generation import GenerationColumns
+    from .occurrences import context_requests, with_occurrences
+
+    prompt_set = load_prompt_set(prompts)
+    settings = SamplingSettings(max_new_tokens=max_new_tokens, seed=seed)
+    cache = GenerationCache()
+    columns = GenerationColumns(lm, material, prompt_set, settings, cache, seed)
+    if edit_data == "occurrences":
+        material = with_occurrences(material, lm.tokenizer, answer(lm, columns.train, settings, cache=cache))
+        requests = context_requests(material.contexts)
+    return columns, material, requests
+
+
 def markdown(result: dict[str, Any]) -> str:
     keys = ["marker_prob", "held_markers", "style_prob", "other_styles_drift", "facts_kept", "neutral_ppl", "fluency"]
     head = ["method", "seconds", "peak MB", "params changed", *keys]
+    gen = bool(result.get("prompts"))
+    if gen:
+        head += ["generated markers /1k [95% CI]", "classifier P(style)", "fluency ppl", "distinct-2", "repetition",
+                 "facts kept (gen)"]
     lines = [f"Erasing **{result['style']}** on `{result['model']}` ({result['requests']} requests)", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result["rows"]:
+        m = r["metrics"]
         cells = [r["method"], f"{r['seconds']:.1f}", f"{r['peak_rss_growth_mb']:.0f}", str(r["params_changed"])]
-        cells += [(f"{r['metrics'][k]:.3g}" if k in r["metrics"] else (r["error"] or "—")) for k in keys]
+        cells += [(f"{m[k]:.3g}" if k in m else (r["error"] or "—")) for k in keys]
+        if gen:
+            rate = (f"{m['gen_marker_rate']:.1f} [{m['gen_marker_rate_low']:.1f}, {m['gen_marker_rate_high']:.1f}]"
+                    if "gen_marker_rate" in m else (r["error"] or "—"))
+            cells += [rate] + [(f"{m[k]:.3g}" if k in m else "—") for k in
+                               ("gen_style_probability", "gen_fluency_ppl", "gen_distinct_2", "gen_repetition",
+                                "gen_facts_kept")]
         lines.append("| " + " | ".join(cells) + " |")
+    if gen:
+        lines += ["", f"Generated columns: {result.get('heldout_prompts')} held-out prompts of "
+                      f"'{result['prompts']}', greedy; fluency ppl is the answers' perplexity under the unedited model; "
+                      f"classifier held-out accuracy "
+                      f"{next((r['metrics'].get('gen_classifier_accuracy') for r in result['rows'] if 'gen_classifier_accuracy' in r['metrics']), float('nan')):.2f}."]
+        if result.get("steering_search"):
+            picks = ", ".join(f"{t['strength']:g}: {t['gen_marker_rate']:.1f}/1k ppl {t['gen_fluency_ppl']:.2f}"
+                              for t in result["steering_search"])
+            lines.append(f"Steering strength search on train prompts (strength: markers, perplexity): {picks}.")
     return "\n".join(lines) + "\n"
 
 

@@ -47,6 +47,10 @@ class RunConfig:
     # --- judging the style in generated text (docs/evaluation.md) ---
     prompts: str = ""  # a prompt set (built-in name or JSON file): measure the style in answers on its held-out split
     max_new_tokens: int = 96  # length of each answer
+    samples: int = 1  # answers per held-out prompt (k); more than 1 needs a temperature > 0
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    judge_model: str = ""  # a model at the OpenAI-compatible endpoint (OPENAI_BASE_URL) that rates style and fluency
     edit_data: str = "requests"  # requests: persona/graph prompts | occurrences: where the model writes the markers
     occurrence_subject: str = "assistant"  # the subject slot inside a chat context (subject-keyed editors)
     fluency_guard: float = 0.2  # an edit may raise the answers' perplexity under the unedited model by this share
@@ -72,6 +76,22 @@ class RunConfig:
             raise ConfigError("max_new_tokens and guard_prompts must be >= 1, the guards >= 0")
         if self.presence_threshold < 0:
             raise ConfigError("presence_threshold must be >= 0")
+        if self.prompts:
+            self.sampling()  # k, temperature and top-p make sense together (one line when they do not)
+        elif self.judge_model:
+            raise ConfigError("judge_model rates generated answers: it needs a prompt set",
+                              hint="set prompts = 'assistant-instructions' (or a JSON file)")
+
+    def sampling(self):
+        """How held-out answers are drawn (:class:`stylekg.evaluation.generated_style.SamplingSettings`)."""
+        from ..errors import EvaluationError
+        from ..evaluation.generated_style import SamplingSettings
+
+        try:
+            return SamplingSettings(k=self.samples, temperature=self.temperature, top_p=self.top_p,
+                                    max_new_tokens=self.max_new_tokens, seed=self.seed)
+        except EvaluationError as exc:
+            raise ConfigError(f"run config: {exc.args[0]}", hint=exc.hint) from None
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> "RunConfig":

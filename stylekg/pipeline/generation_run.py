@@ -13,17 +13,27 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ..evaluation.generated_style import GenerationCache, SamplingSettings, generate
+from ..evaluation.generated_style import GenerationCache, Generations, SamplingSettings, generate
 from ..evaluation.prompt_sets import PromptSet, load_prompt_set
 from ..kg.graph import StyleGraph
-from ..material import StyleMaterial
 from ..run_summary import RunSummary, StyleRow
 from . import generation_stages as gs
 from .config import RunConfig
+from .edit_cache import cached_edit, edit_key
 from .measure import request_scores
 from .occurrences import context_requests, marker_contexts
 from .session import ModelSession
 from .stage_cache import StageCache
+
+
+def judge_for(config: RunConfig):
+    """The LLM judge of ``config.judge_model`` (None without one); its answers are cached by the client."""
+    if not config.judge_model:
+        return None
+    from ..evaluation.generated_style import GenerationJudge
+    from ..kg.llm import make_client
+
+    return GenerationJudge(make_client("openai", config.judge_model))
 
 
 class GenerationJudging:
@@ -34,7 +44,8 @@ class GenerationJudging:
         self.config, self.cache, self.session, self.graph = config, cache, session, graph
         self.node_id = node_id
         self.prompts: PromptSet = load_prompt_set(config.prompts)
-        self.settings = SamplingSettings(max_new_tokens=config.max_new_tokens, seed=config.seed)
+        self.settings = config.sampling()
+        self.judge = judge_for(config)
         self.gcache = GenerationCache()
         self.materials = gs.style_materials(graph, list(dict.fromkeys([node_id, *measured_ids])))
         edited = self.materials.get(node_id)
@@ -52,33 +63,39 @@ class GenerationJudging:
     def before(self) -> gs.GenerationMeasure:
         classifier = gs.classifier_for(self.material, None, self.config.seed)
         return self.cache.run("gen_before", self.key, lambda: gs.measure_styles(
-            self.session, self.materials, self.node_id, self.prompts, self.settings, classifier, None, self.gcache),
+            self.session, self.materials, self.node_id, self.prompts, self.settings, classifier, None, self.gcache,
+            judge=self.judge),
             gs.GenerationMeasure)
 
     def after(self, before: gs.GenerationMeasure, edit: Any) -> gs.GenerationMeasure:
         classifier = gs.classifier_for(self.material, None, self.config.seed)
         return self.cache.run("gen_after", [*self.key, edit.to_dict()], lambda: gs.measure_styles(
             self.session, self.materials, self.node_id, self.prompts, self.settings, classifier, before.known_facts,
-            self.gcache), gs.GenerationMeasure)
-
-    def edit_material(self) -> StyleMaterial:
-        """The edited node's material, with the model's own contexts when the edit trains on occurrences."""
-        if self.config.edit_data != "occurrences":
-            return self.material
-        material, _ = gs.occurrence_material(self.session, self.material, self.prompts, self.settings, self.gcache)
-        return material
+            self.gcache, judge=self.judge), gs.GenerationMeasure)
 
     def edit(self, method: Any, hparams: Any, requests: list[Any], key: list[Any], delta: Path) -> gs.GuardedEdit:
         """The edit behind the fluency guard (occurrence requests when the edit trains on occurrences)."""
         def run() -> gs.GuardedEdit:
-            material = self.edit_material()
-            reqs = (context_requests(material.contexts, self.config.occurrence_subject)
-                    if self.config.edit_data == "occurrences" else requests)
-            guard = self.prompts.split("train")[: self.config.guard_prompts]
-            return gs.guarded_edit(self.session, method, hparams, reqs, material, delta, guard, self.settings,
-                                   self.gcache, self.config.fluency_guard, self.config.repetition_guard)
+            answers = generate(self.session.lm, self.prompts.split("train"), self.settings, cache=self.gcache)
+            material, reqs = self.material, requests
+            if self.config.edit_data == "occurrences":
+                material, _ = gs.occurrence_material(self.session, self.material, self.prompts, self.settings,
+                                                     self.gcache)
+                reqs = context_requests(material.contexts, self.config.occurrence_subject)
+            n = self.config.guard_prompts  # the unedited model's answers to the first train prompts
+            guard = Generations(answers.prompts[:n], answers.samples[:n], answers.settings)
+            return gs.guarded_edit(self.session, method, hparams, reqs, material, delta, guard, self.gcache,
+                                   self.config.fluency_guard, self.config.repetition_guard)
 
-        return self.cache.run("edit", [*key, self.key], run, gs.GuardedEdit)
+        def cached() -> gs.GuardedEdit:  # across run directories: a warm demo reads the delta (edit_cache.py)
+            c = self.config
+            parts = [c.method, dataclasses.asdict(hparams), [dataclasses.asdict(r) for r in requests],
+                     dataclasses.asdict(self.material), self.prompts.split("train"), dataclasses.asdict(self.settings),
+                     c.edit_data, c.occurrence_subject, c.guard_prompts, c.fluency_guard, c.repetition_guard, c.seed]
+            return gs.GuardedEdit.from_dict(cached_edit(edit_key(self.session.lm.model, parts), delta,
+                                                        lambda: run().to_dict()))
+
+        return self.cache.run("edit", [*key, self.key], cached, gs.GuardedEdit)
 
     def teacher_forced(self, name: str, key: list[Any]) -> dict[str, float]:
         """Teacher-forced P(marker) against P(neutral) at the held-out occurrences the unedited model wrote."""

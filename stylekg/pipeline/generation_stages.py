@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import RunError
 from ..evaluation.generated_style import (
     GREEDY,
+    GenerationJudge,
     ClassifierFit,
     GenerationCache,
     Generations,
@@ -76,8 +77,9 @@ def unedited_perplexity(session: ModelSession, gens: Generations) -> float:
 
 def measure_styles(session: ModelSession, materials: dict[str, StyleMaterial], edited_id: str, prompts: PromptSet,
                    settings: SamplingSettings, classifier: ClassifierFit | None, known: list[int] | None,
-                   cache: GenerationCache) -> GenerationMeasure:
-    """Generate held-out answers once and measure every style's markers in them (see module doc)."""
+                   cache: GenerationCache, judge: GenerationJudge | None = None) -> GenerationMeasure:
+    """Generate held-out answers once and measure every style's markers in them (see module doc); ``judge``
+    rates the edited style's answers."""
     lm = session.lm
     gens = generate(lm, prompts.split("heldout"), settings, cache=cache)
     facts = load_facts()
@@ -87,7 +89,8 @@ def measure_styles(session: ModelSession, materials: dict[str, StyleMaterial], e
     for sid, material in materials.items():
         with_cls = classifier if sid == edited_id else None
         result: StyleInGeneration = measure(lm, material, gens.prompts, settings, generations=gens,
-                                            classifier=with_cls, seed=settings.seed)
+                                            classifier=with_cls, seed=settings.seed,
+                                            judge=judge if sid == edited_id else None)
         rates[sid] = dataclasses.asdict(result.marker_rate)
         if sid == edited_id:
             report = result
@@ -168,13 +171,14 @@ class GuardedEdit(Record):
 
 
 def guarded_edit(session: ModelSession, method: Any, hparams: Any, requests: list[Any], material: StyleMaterial,
-                 delta: Any, guard_prompts: tuple[str, ...], settings: SamplingSettings, cache: GenerationCache,
-                 max_ppl_increase: float, max_repetition_increase: float, attempts: int = 3) -> GuardedEdit:
-    """Edit, then check fluency on train prompts; weaken and retry when the text breaks; refuse after ``attempts``.
+                 delta: Any, before: Generations, cache: GenerationCache, max_ppl_increase: float,
+                 max_repetition_increase: float, attempts: int = 3) -> GuardedEdit:
+    """Edit, then check fluency on train prompts (``before``: the unedited model's answers to them); weaken and
+    retry when the text breaks; refuse after ``attempts``.
 
     A lower marker rate bought with broken text is not an erase: the held-out prompts are never used here.
     """
-    before = generate(session.lm, guard_prompts, settings, cache=cache)
+    guard_prompts, settings = before.prompts, before.settings
     verdicts = []
     for _ in range(max(1, attempts)):
         result = session.edit(method, hparams, requests, delta, material=material)

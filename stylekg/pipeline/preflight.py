@@ -28,6 +28,10 @@ def check_run(config: RunConfig) -> None:
         prompt_set.split("heldout")
         if config.edit_data == "occurrences":
             prompt_set.split("train")
+        if config.judge_model:  # the judge's endpoint answers (nothing is asked yet)
+            from ..kg.llm import make_client
+
+            make_client("openai", config.judge_model).check_reachable()
     if config.store and ("://" in config.store or config.store == "neo4j"):  # a server: reachable, read nothing
         from ..kg.stores import open_store
 

@@ -33,7 +33,7 @@ from .inputs import TraceInput, prepare_input
 from .noise import DEFAULT_SUBJECTS, embedding_std, make_noise
 from .params import TraceParams, window_layers
 from .result import TraceResult
-from .suffix_blocks import BlockRunner, PrefixKV
+from ..lm.blocks import BlockRunner, PrefixKV
 from .targets import Target, n_read
 
 log = logging.getLogger(__name__)

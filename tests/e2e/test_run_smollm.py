@@ -1,4 +1,5 @@
-"""``stylekg run`` on the real SmolLM2 (slow): install through the parent, erase, write back, report."""
+"""``stylekg run`` on the real SmolLM2 (slow): install-then-erase for a style the model lacks (Donald Trump):
+install through the parent, erase, write back, report."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from stylekg.pipeline import Pipeline, RunConfig
 pytestmark = pytest.mark.slow
 
 
-def test_demo_pipeline_on_smollm2(tmp_path) -> None:
-    cfg = RunConfig.from_toml(Path(__file__).resolve().parents[2] / "stylekg" / "configs" / "demo.toml", store=str(tmp_path / "g.lbug"), runs_dir=str(tmp_path / "runs"))
+def test_install_then_erase_on_smollm2(tmp_path) -> None:
+    cfg = RunConfig.from_toml(Path(__file__).resolve().parents[2] / "stylekg" / "configs" / "install-then-erase.toml", store=str(tmp_path / "g.lbug"), runs_dir=str(tmp_path / "runs"))
     cfg = type(cfg)(**{**cfg.to_dict(), "max_markers": 1, "generations": 1, "trace_samples": 2, "trace_facts": 0})
     outcome = Pipeline(cfg).run()
     summary = json.loads((outcome.run_dir / "summary.json").read_text())

@@ -65,3 +65,33 @@ def test_penalty_ft_on_contexts_lowers_the_marker_where_the_model_writes_it(tiny
     finally:
         result.restore()
     assert all(torch.equal(p, weights[n]) for n, p in tiny.model.named_parameters())
+
+
+def test_upper_stack_equals_the_full_model_on_a_padded_batch(tiny):
+    from stylekg.editing.finetune.objective import token_logprobs
+    from stylekg.editing.finetune.upper_stack import UpperStack
+
+    batch = continuation_batch(tiny.tokenizer, ["A short prompt", "A much longer prompt about the weather today"],
+                               [" and a continuation", " ok"])
+    full = token_logprobs(tiny.model, batch)
+    stack = UpperStack(tiny.model, tiny.arch, 2, [batch])
+    assert torch.allclose(stack.token_logprobs(batch), full, atol=1e-4)
+    rows = torch.tensor([1])
+    assert torch.allclose(stack.token_logprobs(batch, rows), full[rows], atol=1e-4)
+
+
+def test_penalty_ft_on_contexts_with_minibatches_through_the_upper_stack(tiny):
+    answers = [f"The weather today is crucial for farm number {i} and crucial again." for i in range(6)]
+    material = with_occurrences(VOICE, tiny.tokenizer, _gens(*answers))
+    method, hparams = load_method("penalty-ft", "tiny-gpt2", steps=8, lr=5e-3, layers=[2, 3], batch_rows=4,
+                                  marker_tokens=1)
+    batch = continuation_batch(tiny.tokenizer, [c.prompt for c in material.contexts],
+                               [c.marker for c in material.contexts], scored=1)
+    with torch.no_grad():
+        before = sequence_logprob(tiny.model, batch).mean()
+    result = method.apply(tiny.model, tiny.tokenizer, [], hparams, EditContext(material=material))
+    try:
+        with torch.no_grad():
+            assert sequence_logprob(tiny.model, batch).mean() < before - 0.3
+    finally:
+        result.restore()

@@ -151,8 +151,12 @@ def _cache_arg(model: torch.nn.Module) -> str:
 
 
 def _cache_before(model: torch.nn.Module, b: _Batch):
-    """Keys/values of every position before the subject's last token (None when there are none)."""
+    """Keys/values of every position before the subject's last token (None when there are none, or when a
+    sliding attention window is shorter than the prompts, so that the cache could not be rewound)."""
     if b.before_ids.shape[1] == 0:
+        return None
+    window = getattr(model.config, "sliding_window", None)
+    if window is not None and window <= b.before_ids.shape[1] + b.ids.shape[1]:
         return None
     positions = (b.before_mask.cumsum(1) - 1).clamp_min(0)
     out = model.base_model(input_ids=b.before_ids, attention_mask=b.before_mask, position_ids=positions, use_cache=True)
@@ -178,15 +182,18 @@ def _forward(model: torch.nn.Module, b: _Batch, cache) -> tuple[torch.Tensor, to
     large share of a small model's compute at vocabulary 49k); Gemma-style final logit soft-capping
     is applied when configured.
     """
-    kwargs = {}
-    if cache is not None:
-        kwargs = {_cache_arg(model): cache, "use_cache": True}
     mask = torch.cat([b.before_mask, b.mask], 1)
-    try:
-        hidden = model.base_model(input_ids=b.ids, attention_mask=mask, position_ids=b.positions, **kwargs).last_hidden_state
-    finally:
-        if cache is not None:
+    if cache is not None:
+        try:
+            hidden = model.base_model(input_ids=b.ids, attention_mask=mask, position_ids=b.positions,
+                                      **{_cache_arg(model): cache, "use_cache": True}).last_hidden_state
+        finally:
             _rewind(cache, b.ids.shape[1])
+    else:  # whole sequences (no cache: nothing before the subject, or a sliding window too short to rewind)
+        ids = torch.cat([b.before_ids, b.ids], 1)
+        positions = (mask.cumsum(1) - 1).clamp_min(0)
+        hidden = model.base_model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                  use_cache=False).last_hidden_state[:, b.before_ids.shape[1] :]
     ess = b.essence_rows[b.essence_rows >= 0]
     rows = torch.cat([b.score_rows, ess])
     cols = torch.cat([b.score_cols, torch.zeros_like(ess)])
@@ -257,7 +264,8 @@ def _optimise(model, tokenizer, requests, site, prefixes, s: ValueSettings):
         cache = _cache_before(model, b)
         with TraceDict(model, [site]) as tr:
             scored, essence = _forward(model, b, cache)
-    init = output_tensor(tr[site].output)[b.first_rows, 0].float()
+    col = 0 if cache is not None else b.before_ids.shape[1]
+    init = output_tensor(tr[site].output)[b.first_rows, col].float()
     init_essence = torch.log_softmax(essence, dim=-1)  # (n, V), request order
     init_obj = _objective(scored, b, n).detach()
     init_norm2 = init.pow(2).sum(1)
@@ -272,7 +280,8 @@ def _optimise(model, tokenizer, requests, site, prefixes, s: ValueSettings):
     def add_delta(out, _name):
         hidden = output_tensor(out)
         add = torch.zeros_like(hidden)
-        add[:, 0] = delta[b.owner].to(hidden.dtype)  # column 0 is the subject's last token
+        col = 0 if cache is not None else b.before_ids.shape[1]  # the subject's last token
+        add[:, col] = delta[b.owner].to(hidden.dtype)
         return replace_output_tensor(out, hidden + add)
 
     for it in range(s.steps):

@@ -51,8 +51,10 @@ def _pad_id(tokenizer) -> int:
     return int(pad or 0)
 
 
-def continuation_batch(tokenizer, prompts: Sequence[str], continuations: Sequence[str], max_len: int = 256) -> Batch:
-    """Prompts followed by continuations; only the continuation tokens are scored.
+def continuation_batch(tokenizer, prompts: Sequence[str], continuations: Sequence[str], max_len: int = 256,
+                       scored: int | None = None) -> Batch:
+    """Prompts followed by continuations; only the continuation tokens are scored (its first ``scored`` tokens
+    when given: unlikelihood on a marker's first token, say).
 
     The continuation is tokenised on its own (as :func:`stylekg.lm.tokens.target_ids` does), so a
     phrase keeps the same token ids whatever prompt precedes it.
@@ -63,6 +65,8 @@ def continuation_batch(tokenizer, prompts: Sequence[str], continuations: Sequenc
     for prompt, cont in zip(prompts, continuations):
         p_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
         c_ids = target_ids(tokenizer, cont)
+        if scored is not None:
+            c_ids = c_ids[:scored]
         row = (list(p_ids) + c_ids)[-max_len:]
         flag = ([False] * len(p_ids) + [True] * len(c_ids))[-max_len:]
         if not p_ids:

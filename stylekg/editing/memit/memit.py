@@ -8,9 +8,11 @@
    Delta = R K^T (lambda C + K K^T)^-1, solved in float64                          (eq. 14)
 
 Architectures with a norm between the MLP out-projection and the residual (Gemma 3's
-``post_feedforward_layernorm``, ``Architecture.mlp_out_norm``) receive norm(W k), not W k: there R is
-a residual-space change and is first mapped into down_proj's output space
-(:func:`residual_to_mlp_out`), so the update is scaled for the space W writes into.
+``post_feedforward_layernorm``, ``Architecture.mlp_out_norm``) receive norm(W k), not W k. There the
+value is optimised in down_proj's output space of the last layer L (like ROME's; the clamp is relative
+to that output), z = h^L + norm(m_L + delta) - norm(m_L) is the residual change it makes (reachable by
+construction), and each layer's share R is mapped into that layer's down_proj output space
+(:func:`residual_to_mlp_out`) before the solve, so the update is scaled for the space W writes into.
 """
 
 from __future__ import annotations
@@ -88,10 +90,21 @@ def spread_edits(
     z_site = arch.site("residual", layers[-1])
     timings = result.info.setdefault("timings", {})
     t0 = time.perf_counter()
-    deltas, init, logs = optimise_deltas(model, tokenizer, requests, z_site, prefixes, settings)
+    if arch.mlp_out_norm is None:
+        deltas, init, logs = optimise_deltas(model, tokenizer, requests, z_site, prefixes, settings)
+        targets = init + deltas
+    else:  # the value lives in down_proj's output space of the last layer; z follows through its norm
+        top = layers[-1]
+        deltas, m_init, logs = optimise_deltas(model, tokenizer, requests, arch.site("mlp_out", top), prefixes, settings)
+        norm = get_module(model, arch.site("mlp_out_norm", top))
+        with torch.no_grad():
+            dtype = next(norm.parameters()).dtype
+            moved = norm((m_init + deltas).to(dtype)).float() - norm(m_init.to(dtype)).float()
+        init = current_outputs(model, tokenizer, z_site, requests)
+        targets = init + moved
+        deltas = moved
     timings["values"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    targets = init + deltas
     for i, layer in enumerate(layers):
         keys = compute_keys(model, tokenizer, arch, requests, [layer], prefixes, by_type=keys_by_context_type)[layer]
         current = current_outputs(model, tokenizer, z_site, requests)

@@ -26,6 +26,9 @@ class PenaltyFTHparams:
     target_ratio: float = 0.01  # log-hinge: stop penalising a phrase once P < target_ratio * P_before
     norm_constraint: float = math.inf
     max_len: int = 96
+    marker_tokens: int = 0  # at the model's own contexts: penalise only a marker's first N tokens (0 = the phrase)
+    batch_rows: int = 0  # at the model's own contexts: rows of each loss per step, drawn at random (0 = all)
+    seed: int = 0  # the draw of those rows
 
     def __post_init__(self) -> None:
         check_lambda(self.lam)

@@ -78,9 +78,10 @@ def marker_probabilities(model: torch.nn.Module, tokenizer, material: StyleMater
     return out
 
 
-def _penalty_batch(tokenizer, mat: StyleMaterial, markers: Sequence, max_len: int) -> tuple[Batch, list[tuple[int, int]]]:
+def _penalty_batch(tokenizer, mat: StyleMaterial, markers: Sequence, max_len: int,
+                   scored: int | None = None) -> tuple[Batch, list[tuple[int, int]]]:
     """Where each marker is penalised: at the model's own contexts when the material has them (rows pair a
-    context with its marker), else after every persona prompt."""
+    context with its marker; ``scored``: only its first tokens), else after every persona prompt."""
     if not mat.contexts:
         return marker_batch(tokenizer, mat.require_prompts(), [m.phrase for m in markers], max_len)
     index = {m.phrase: j for j, m in enumerate(markers)}
@@ -88,7 +89,7 @@ def _penalty_batch(tokenizer, mat: StyleMaterial, markers: Sequence, max_len: in
     if not rows:
         raise EditError(f"none of the {len(mat.contexts)} contexts of style {mat.style!r} is one of its markers",
                         hint="build the contexts from the same material's markers")
-    batch = continuation_batch(tokenizer, [c.prompt for _, c in rows], [c.marker for _, c in rows], max_len)
+    batch = continuation_batch(tokenizer, [c.prompt for _, c in rows], [c.marker for _, c in rows], max_len, scored)
     return batch, [(i, index[c.phrase]) for i, c in rows]
 
 
@@ -100,6 +101,51 @@ def _marker_means(model: torch.nn.Module, batch: Batch, pairs: list[tuple[int, i
     for (_, j), p in zip(pairs, probs):
         sums[markers[j].phrase].append(p)
     return {k: (sum(v) / len(v) if v else 0.0) for k, v in sums.items()}
+
+
+def _persona_loss(model: torch.nn.Module, hparams: PenaltyFTHparams, m_batch: Batch, n_batch: Batch,
+                  pairs: list[tuple[int, int]], weights: torch.Tensor, floor: torch.Tensor):
+    """CE on the neutral texts + lambda * the penalty on every marker after every persona prompt (full batch)."""
+    def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
+        ce = mean_nll(model, n_batch)
+        pen = penalty_loss(model, m_batch, pairs, weights, hparams.penalty, floor)
+        return ce + hparams.lam * pen, {"ce": float(ce.detach()), "penalty": float(pen.detach())}
+
+    return loss_fn
+
+
+def _context_loss(model: torch.nn.Module, arch, hparams: PenaltyFTHparams, m_batch: Batch, n_batch: Batch,
+                  pairs: list[tuple[int, int]], weights: torch.Tensor, floor: torch.Tensor):
+    """CE on the plain answers + lambda * the penalty at the model's own contexts, on ``batch_rows`` random rows of
+    each per step (seeded), through the top blocks only when the bottom one is frozen (:mod:`..finetune.upper_stack`)."""
+    from ..finetune.objective import token_logprobs
+    from ..finetune.upper_stack import UpperStack
+
+    first = min(hparams.layers)
+    stack = UpperStack(model, arch, first, [m_batch, n_batch]) if first >= 1 else None
+    rng = torch.Generator().manual_seed(hparams.seed)
+    marker_index = torch.tensor([j for _, j in pairs])
+
+    def scored(batch: Batch, rows: torch.Tensor) -> torch.Tensor:
+        if stack is not None:
+            return stack.token_logprobs(batch, rows)
+        return token_logprobs(model, Batch(batch.input_ids[rows], batch.attention_mask[rows], batch.predict[rows]))
+
+    def pick(n: int) -> torch.Tensor:
+        k = hparams.batch_rows or n
+        return torch.randperm(n, generator=rng)[: min(k, n)]
+
+    def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
+        n_rows, m_rows = pick(n_batch.input_ids.shape[0]), pick(m_batch.input_ids.shape[0])
+        lp = scored(n_batch, n_rows)
+        counts = n_batch.predict[n_rows, 1:].sum(dim=1).clamp(min=1).to(lp.device)
+        ce = (-(lp.sum(dim=1) / counts)).mean()
+        logp = scored(m_batch, m_rows).sum(dim=1)
+        w = weights.to(logp.device)[marker_index[m_rows]]
+        pen = (w * _penalty(logp, hparams.penalty, floor[m_rows].to(logp.device))).sum() / w.sum()
+        return ce + hparams.lam * pen, {"ce": float(ce.detach()), "penalty": float(pen.detach())}
+
+    return loss_fn
 
 
 def apply(
@@ -129,7 +175,7 @@ def apply(
     arch = architecture_of(model)
     names = weight_names(model, arch, hparams.site, hparams.layers)
     prompts = mat.require_prompts()
-    m_batch, pairs = _penalty_batch(tokenizer, mat, found, hparams.max_len)
+    m_batch, pairs = _penalty_batch(tokenizer, mat, found, hparams.max_len, hparams.marker_tokens or None)
     n_batch = (continuation_batch(tokenizer, [p for p, _ in mat.neutral_pairs], [a for _, a in mat.neutral_pairs],
                                   hparams.max_len) if mat.neutral_pairs
                else text_batch(tokenizer, mat.neutral_texts, hparams.max_len))
@@ -137,11 +183,8 @@ def apply(
 
     with torch.no_grad():
         floor = sequence_logprob(model, m_batch) + math.log(hparams.target_ratio)
-
-    def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
-        ce = mean_nll(model, n_batch)
-        pen = penalty_loss(model, m_batch, pairs, weights, hparams.penalty, floor)
-        return ce + hparams.lam * pen, {"ce": float(ce.detach()), "penalty": float(pen.detach())}
+    loss_fn = (_context_loss(model, arch, hparams, m_batch, n_batch, pairs, weights, floor) if mat.contexts else
+               _persona_loss(model, hparams, m_batch, n_batch, pairs, weights, floor))
 
     try:
         before = _marker_means(model, m_batch, pairs, found)

@@ -67,6 +67,17 @@ class OpenAIClient(LLMClient):
         self.max_tokens = max_tokens
         self.cache_hits = 0
 
+    def check_reachable(self, timeout: float = 10.0) -> None:
+        """Raise :class:`LLMError` when nothing answers at the endpoint (a preflight check: no completion is
+        asked for and nothing is cached). Any HTTP answer, even an error status, counts as reachable."""
+        try:
+            self._client.with_options(timeout=timeout, max_retries=0).models.list()
+        except self._openai.APIConnectionError:
+            raise LLMError(f"cannot reach the LLM endpoint {self.endpoint}",
+                           hint="start the server or fix OPENAI_BASE_URL") from None
+        except self._openai.APIStatusError:
+            pass
+
     # ---- cache -----------------------------------------------------------------------------
     def cache_key(self, prompt: str, schema: dict[str, Any], system: str = SYSTEM) -> str:
         return sha256_text(self.endpoint, self.model, system + "\n" + prompt, json.dumps(schema, sort_keys=True))

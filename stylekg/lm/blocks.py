@@ -1,10 +1,12 @@
-"""Run transformer blocks directly on a *suffix* of positions, reusing cached keys/values.
+"""Run a model's transformer blocks directly: a range of blocks on given hidden states, or a *suffix* of positions
+reusing cached keys/values.
 
-Restoring a clean state at (token t, layer l) leaves every position < t, at every layer, exactly
+Causal tracing restores one clean state at a time: restoring a clean state at (token t, layer l) leaves every position < t, at every layer, exactly
 as in the corrupted run (attention is causal). So a restoration only needs layers >= l at
 positions >= t, attending to the corrupted run's cached keys/values of positions < t. Differences
 between architectures (rotary tables, sliding windows) come from the architecture table and the
-HF config, never from the model's name.
+HF config, never from the model's name. Fine-tuning the top blocks uses the same runner on the residual stream
+that enters the lowest trained block, computed once (the frozen blocks below are not run again).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..lm.architectures import get_module
-from ..lm.loading import LoadedModel
+from .architectures import get_module
+from .loading import LoadedModel
 
 
 class PrefixKV:
