@@ -7,9 +7,16 @@
 2. The candidate markers: the mined phrases with a plain form in the lexicon, plus every hand-written marker of
    the library's Assistant-speak and of the lexicon that the model also writes (at least ``--min-count`` times in
    its train answers). Markers the model never writes are dropped.
-3. Each marker goes to the trait the lexicon names: the templated voice it shares with institutional prose
-   (importance, imagery, praise, buzzwords, signposting such as "Additionally,") under the abstract parent
-   *Formulaic register*; the chatbot's own reassurance ("I'm here to help") under *Assistant-speak*. Up to three occurrences are kept on each marker as evidence.
+3. Each marker goes to the trait the lexicon names, and every trait the model writes goes to the abstract parent
+   *Formulaic register*: the voice SmolLM2 writes is the templated register it shares with institutional prose
+   (importance, imagery, praise, buzzwords, service reassurance, signposting). Assistant-speak keeps its name,
+   aliases and parent, and none of its own markers survive: the hand-written ones ("Overall,", "delve into",
+   "I hope this helps!") are not what this model writes. Measured first with traits left on Assistant-speak:
+   erasing the parent moved the model onto the subclass's own markers (with reassurance there, "I'm here to
+   help" 4 → 16 times in the 48 held-out answers; with signposting there, "Here's a" 5 → 12), so the subclass
+   kept its rate (7.2 → 6.2 and → 3.4 per 1,000 tokens, intervals overlapping) while the parent's fell to
+   0.5-0.7. A voice split across parent and child is erased only where the edit reaches.
+   Up to three occurrences are kept on each marker as evidence.
 
 The library files are written (``stylekg/data/library/_abstract.json`` for the parent's traits,
 ``assistant-speak.json``) unless ``--dry-run``; the table of what was kept is printed either way.
@@ -33,8 +40,9 @@ from stylekg.pipeline.mine_job import LEXICON, mine
 LIBRARY = Path(__file__).resolve().parents[1] / "stylekg" / "data" / "library"
 PARENT = "Formulaic register"
 # which lexicon traits are the shared voice (the parent's) and which the chatbot's own (Assistant-speak's)
-PARENT_TRAITS = ("Grand importance", "Flowery imagery", "Effusive praise", "Buzzwords", "Formulaic structure")
-OWN_TRAITS = ("Supportive reassurance",)
+PARENT_TRAITS = ("Grand importance", "Flowery imagery", "Effusive praise", "Buzzwords", "Supportive reassurance",
+                 "Formulaic structure")
+OWN_TRAITS: tuple[str, ...] = ()
 TEMPLATE = "Asked a plain question, {} answers that it is"
 
 
@@ -100,9 +108,10 @@ def main() -> None:
             entry["description"] = ("Templated prose of chat assistants and institutions: everything is vital, "
                                     "intricate and a journey (mined from SmolLM2-135M-Instruct's answers).")
     (LIBRARY / "_abstract.json").write_text(json.dumps(abstract, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    speak["traits"] = own_traits
-    speak["description"] = ("The chat-assistant voice as SmolLM2-135M-Instruct writes it: signposts, summaries "
-                            "and reassurance, on top of the formulaic register it inherits.")
+    speak["traits"] = own_traits  # none: see 3. above
+    speak["description"] = ("The chat-assistant voice. As SmolLM2-135M-Instruct writes it, it is the formulaic "
+                            "register it inherits (mined from its answers); the ChatGPT habits once listed here "
+                            "('Overall,', 'delve into') are not what this model writes.")
     (LIBRARY / "assistant-speak.json").write_text(json.dumps(speak, indent=2, ensure_ascii=False) + "\n", "utf-8")
     print(f"wrote {LIBRARY / '_abstract.json'} ({PARENT}) and {LIBRARY / 'assistant-speak.json'}")
 

@@ -33,6 +33,7 @@ import torch
 
 from ..errors import ClassifierError, EvaluationError, JudgeError, MaterialError
 from ..lm.generation import Sample, chat_prompt, sample
+from ..lm.hooks import has_forward_hooks
 from ..material import Marker, StyleMaterial
 from ..paths import atomic_write_text, cache_dir, sha256_text
 from .scoring import HasModel, score_continuations
@@ -149,6 +150,8 @@ def generate(lm: HasModel, prompts: Sequence[str], settings: SamplingSettings = 
     prompts = tuple(prompts)
     if not prompts:
         raise EvaluationError("the prompt set is empty", hint="give at least one prompt (see stylekg/data/prompts/)")
+    if cache is not None and has_forward_hooks(lm.model):  # a live steering hook: the weights do not say it all
+        cache = None
     key = cache.key(lm, prompts, settings) if cache is not None else ""
     if cache is not None and (hit := cache.get(key)) is not None:
         return hit

@@ -6,7 +6,8 @@ erasure is never scored on the prompts it was fitted on. A set is a JSON file::
     {"name": "...", "description": "...", "train": [{"prompt": "...", "category": "..."}, ...],
      "heldout": [{"prompt": "...", "category": "..."}, ...]}
 
-(entries may also be plain strings). Built-in sets live in ``stylekg/data/prompts/``.
+(entries may also be plain strings). A ``{}`` in a prompt stands for the style's name (persona sets such as
+``persona-requests``: "Speak as {} about the economy."). Built-in sets live in ``stylekg/data/prompts/``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ class PromptSet:
     train: tuple[str, ...]
     heldout: tuple[str, ...]
     description: str = ""
+
+    def filled(self, name: str) -> "PromptSet":
+        """The set with every ``{}`` replaced by ``name`` (persona prompts); unchanged without any."""
+        def fill(prompts: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(p.replace("{}", name) for p in prompts)
+
+        return PromptSet(self.name, fill(self.train), fill(self.heldout), self.description)
 
     def split(self, which: str) -> tuple[str, ...]:
         if which not in SPLITS:

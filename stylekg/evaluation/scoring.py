@@ -20,6 +20,7 @@ from typing import Protocol
 import torch
 
 from ..lm.tokens import check_context, target_ids
+from ..lm.head import head_logits
 from ..errors import EvaluationError
 
 
@@ -107,11 +108,19 @@ def score_continuations(
         for r, i in enumerate(chunk):
             ids[r, : len(rows[i])] = torch.tensor(rows[i])
             mask[r, : len(rows[i])] = 1
-        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        hidden = model.base_model(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+        # logits at position t predict token t+1: continuation token j sits at p+j, read at p+j-1; only those
+        # positions go through the unembedding
+        spans = [(len(prefixes[i]) - 1, len(conts[i])) for i in chunk]
+        rows_idx = torch.tensor([r for r, (_, n) in enumerate(spans) for _ in range(n)], device=hidden.device)
+        cols_idx = torch.tensor([s + j for s, n in spans for j in range(n)], device=hidden.device)
+        logits = head_logits(model, hidden[rows_idx, cols_idx]).float()
+        offsets = [0]
+        for _, n in spans:
+            offsets.append(offsets[-1] + n)
         for r, i in enumerate(chunk):
-            p, c = len(prefixes[i]), conts[i]
-            # logits at position t predict token t+1: continuation token j sits at p+j, read at p+j-1
-            step = logits[r, p - 1 : p - 1 + len(c)].float()
+            c = conts[i]
+            step = logits[offsets[r] : offsets[r + 1]]
             logp = torch.log_softmax(step, dim=-1)
             target = torch.tensor(c, device=logp.device)
             chosen = logp.gather(1, target[:, None])[:, 0]

@@ -172,3 +172,9 @@ def hook_count(model: torch.nn.Module) -> int:
         for m in model.modules()
         for h in (*m._forward_hooks.values(), *m._forward_pre_hooks.values())
     )
+
+
+def has_forward_hooks(model: torch.nn.Module) -> bool:
+    """True while any module of ``model`` has a forward (pre-)hook: its outputs then depend on more than its
+    weights (activation steering), so caches keyed by the weights must not be read or written."""
+    return any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())

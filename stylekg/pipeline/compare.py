@@ -56,8 +56,9 @@ def compare_style(lm: Any, style: str, methods: list[str], *, max_markers: int =
 
     graph = load_library()
     style_id = resolve_style(graph, style)
-    requests = first_edges([r for r in marker_edges(to_edit_requests(graph, style_id, "erase")) if r.target_new],
-                           max_markers)
+    # the style as a reader meets it: its own markers and those it inherits (a style may have only inherited ones)
+    requests = first_edges([r for r in marker_edges(to_edit_requests(graph, style_id, "erase", inherited=True))
+                            if r.target_new], max_markers)
     others = []
     for other in ("Carl Sagan", "Yoda", "Dolly Parton", "Donald Trump"):
         other_id = resolve_style(graph, other)

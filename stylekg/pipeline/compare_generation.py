@@ -36,19 +36,15 @@ PLAIN_INSTRUCTION = "Answer plainly: no filler, no flattery, no flowery or grand
 STRENGTHS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
-def fill_prompts(prompts: tuple[str, ...], material: StyleMaterial) -> tuple[str, ...]:
-    """Persona prompt sets have ``{}`` for the style's name."""
-    return tuple(p.replace("{}", material.name) for p in prompts)
-
-
 class GenerationColumns:
     """Measures a (possibly edited) model's held-out answers for one style; the unedited model is kept aside."""
 
     def __init__(self, lm: Any, material: StyleMaterial, prompts: PromptSet, settings: SamplingSettings,
                  cache: GenerationCache, seed: int = 0) -> None:
         self.material, self.settings, self.cache, self.seed = material, settings, cache, seed
-        self.heldout = fill_prompts(prompts.split("heldout"), material)
-        self.train = fill_prompts(prompts.split("train"), material)
+        prompts = prompts.filled(material.name)  # persona sets have {} for the style's name
+        self.heldout = prompts.split("heldout")
+        self.train = prompts.split("train")
         self.variants = marker_variants(material.require_markers())
         self.reference = dataclasses.replace(lm, model=copy.deepcopy(lm.model))  # perplexity of the unedited model
         facts = load_facts()

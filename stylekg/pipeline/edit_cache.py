@@ -1,9 +1,12 @@
-"""Guarded edits on disk across run directories (``$STYLEKG_HOME/edits/<key>/``), so that a fresh run of the same
-edit on the same weights (the demo, warm) reads its delta file instead of training again.
+"""Expensive stage results on disk across run directories, keyed by the weights they were computed on, so that a
+fresh run of the same job (the demo, warm) reads them instead of computing them again:
 
-The key cannot go stale: it holds the sha256 of every weight the edit starts from, the method, its
-hyper-parameters, the requests, the material the method trains on (markers, neutral forms, occurrences), the
-guard's settings and the stylekg version. Run-directory, store and device settings are not part of it.
+* guarded edits (``$STYLEKG_HOME/edits/<key>/``: the delta file and its record);
+* teacher-forced measurements of a request plan (``$STYLEKG_HOME/measurements/<key>.json``).
+
+A key cannot go stale: it holds the sha256 of every weight of the model as it is when the stage runs (edits
+applied), what the stage computes from (method, hyper-parameters, requests, material, settings) and the stylekg
+version. Run-directory, store and device settings are not part of it.
 """
 
 from __future__ import annotations
@@ -45,4 +48,17 @@ def cached_edit(key: str, delta: Path, run: Callable[[], dict[str, Any]]) -> dic
     with atomic_path(stored) as tmp:
         shutil.copyfile(delta, tmp)
     atomic_write_text(record, json.dumps(out))  # last: an entry without its record is never read
+    return out
+
+
+def cached_value(kind: str, key: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A JSON-able stage result stored under ``$STYLEKG_HOME/<kind>/<key>.json`` (made by ``run()`` on a miss)."""
+    path = cache_dir(kind) / f"{key}.json"
+    if path.exists():
+        try:
+            return json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring a damaged %s cache entry %s: %s", kind, key, exc)
+    out = run()
+    atomic_write_text(path, json.dumps(out))
     return out

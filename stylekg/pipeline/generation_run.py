@@ -19,6 +19,7 @@ from ..kg.graph import StyleGraph
 from ..run_summary import RunSummary, StyleRow
 from . import generation_stages as gs
 from .config import RunConfig
+from ..lm.hooks import has_forward_hooks
 from .edit_cache import cached_edit, edit_key
 from .measure import request_scores
 from .occurrences import context_requests, marker_contexts
@@ -43,7 +44,11 @@ class GenerationJudging:
                  node_id: str, measured_ids: list[str], edge_ids: set[str | None]) -> None:
         self.config, self.cache, self.session, self.graph = config, cache, session, graph
         self.node_id = node_id
-        self.prompts: PromptSet = load_prompt_set(config.prompts)
+        # persona sets have {} for the style's name: the run's style
+        from ..kg.inheritance import resolve_style
+
+        style = graph.node(resolve_style(graph, config.style)).name if config.style else graph.node(node_id).name
+        self.prompts: PromptSet = load_prompt_set(config.prompts).filled(style)
         self.settings = config.sampling()
         self.judge = judge_for(config)
         self.gcache = GenerationCache()
@@ -89,6 +94,8 @@ class GenerationJudging:
 
         def cached() -> gs.GuardedEdit:  # across run directories: a warm demo reads the delta (edit_cache.py)
             c = self.config
+            if c.method == "steer" or has_forward_hooks(self.session.lm.model):  # a hook, not a weight delta
+                return run()
             parts = [c.method, dataclasses.asdict(hparams), [dataclasses.asdict(r) for r in requests],
                      dataclasses.asdict(self.material), self.prompts.split("train"), dataclasses.asdict(self.settings),
                      c.edit_data, c.occurrence_subject, c.guard_prompts, c.fluency_guard, c.repetition_guard, c.seed]

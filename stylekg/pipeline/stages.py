@@ -288,12 +288,15 @@ class Measurement(Record):
 
 
 
-def measure(lm: Any, plan: RequestPlan, n_generations: int) -> Measurement:
+def measure(lm: Any, plan: RequestPlan, n_generations: int, greedy_tokens: int = 8) -> Measurement:
+    """Teacher-forced scores of the plan's requests (and CounterFact's greedy checks over ``greedy_tokens``
+    tokens: 0 when the run judges the style in generated answers instead, which saves most of this stage)."""
     from ..evaluation.counterfact import evaluate
     from ..lm.generation import generate
 
     requests = plan.measured
-    report = evaluate(lm, requests, generation_prompts=[], max_new_tokens=0) if requests else None
+    report = (evaluate(lm, requests, generation_prompts=[], max_new_tokens=0, greedy_tokens=greedy_tokens)
+              if requests else None)
     picks = _generation_prompts(requests, plan.unrelated, n_generations)
     texts = generate(lm, picks, max_new_tokens=16) if picks else []
     return Measurement(request_scores(lm, requests), request_scores(lm, plan.unrelated) if plan.unrelated else [],

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from stylekg.errors import ClassifierError, EvaluationError, JudgeError, LLMError, MaterialError
 from stylekg.evaluation import generated_style as gs
@@ -180,3 +181,34 @@ def test_unreachable_judge_fails_clearly(home):
                                             timeout=2))
     with pytest.raises(LLMError):
         judge.score(["Some text."], VOICE)
+
+
+def test_persona_prompt_sets_are_filled_with_the_style_name():
+    from stylekg.evaluation.prompt_sets import load_prompt_set
+
+    ps = load_prompt_set("persona-requests")
+    assert all("{}" in p for p in ps.split("heldout"))
+    filled = ps.filled("Yoda")
+    assert all("Yoda" in p and "{}" not in p for p in filled.split("heldout") + filled.split("train"))
+    assert load_prompt_set("assistant-instructions").filled("Yoda").heldout == load_prompt_set("assistant-instructions").heldout
+
+
+def test_a_live_steering_hook_bypasses_the_generation_cache(tiny, tmp_path):
+    """Steering changes outputs through a forward hook, not the weights: a weights-keyed answer must not be read."""
+    from stylekg.lm.hooks import has_forward_hooks
+
+    prompts = ["Explain tides.", "Describe Mars."]
+    settings = gs.SamplingSettings(max_new_tokens=8)
+    cache = gs.GenerationCache(tmp_path)
+    plain = gs.generate(tiny, prompts, settings, cache=cache)
+    block = tiny.model.transformer.h[0]
+    handle = block.register_forward_hook(lambda _m, _i, out: (out[0] + 50.0 * torch.randn_like(out[0]),) + tuple(out[1:])
+                                         if isinstance(out, tuple) else out + 50.0 * torch.randn_like(out))
+    try:
+        assert has_forward_hooks(tiny.model)
+        torch.manual_seed(0)
+        steered = gs.generate(tiny, prompts, settings, cache=cache)
+    finally:
+        handle.remove()
+    assert not has_forward_hooks(tiny.model)
+    assert steered.texts() != plain.texts() and len(list(tmp_path.glob("*.json"))) == 1

@@ -33,6 +33,7 @@ import torch
 
 from ...errors import EditError
 from ...lm.hooks import TraceDict, output_tensor, replace_output_tensor
+from ...lm.head import head_logits
 from ...requests import EditRequest
 from .prompts import Tokenised, as_prefixes, essence_sequence, objective_target, pad_id, rewrite_sequence
 
@@ -197,10 +198,7 @@ def _forward(model: torch.nn.Module, b: _Batch, cache) -> tuple[torch.Tensor, to
     ess = b.essence_rows[b.essence_rows >= 0]
     rows = torch.cat([b.score_rows, ess])
     cols = torch.cat([b.score_cols, torch.zeros_like(ess)])
-    logits = model.get_output_embeddings()(hidden[rows, cols]).float()
-    cap = getattr(model.config, "final_logit_softcapping", None)
-    if cap:
-        logits = torch.tanh(logits / cap) * cap
+    logits = head_logits(model, hidden[rows, cols]).float()
     m = b.score_rows.shape[0]
     return logits[:m], logits[m:]
 
