@@ -123,3 +123,20 @@ def remove_stale_temps(directory: str | Path, older_than_s: float = STALE_AFTER_
             tmp.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def read_utf8(path: str | Path, what: str = "file") -> str:
+    """The text of ``path``, or a :class:`~stylekg.errors.ConfigError` naming it when it is missing, unreadable or
+    not UTF-8 (before any model is loaded)."""
+    from .errors import ConfigError
+
+    path = Path(path)
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                          hint="save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read ({exc.strerror or exc})") from None

@@ -36,17 +36,9 @@ def esc(value: Any) -> str:
 
 def require_utf8(path: Path, what: str = "file") -> None:
     """Refuse a file that is missing or not UTF-8 text, naming it (before any model is loaded)."""
-    from ..errors import ConfigError
+    from ..paths import read_utf8
 
-    try:
-        path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{what} {path} does not exist") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{what} {path} is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                          hint="save it as UTF-8") from None
-    except OSError as exc:
-        raise ConfigError(f"{what} {path} cannot be read ({exc.strerror or exc})") from None
+    read_utf8(path, what)
 
 
 def check_template(template: str, where: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any, get_type_hints
 import tomli_w
 
 from ..errors import ConfigError
-from ..paths import sha256_text
+from ..paths import read_utf8, sha256_text
 
 
 MODES = ("erase", "replace", "insert")
@@ -98,15 +98,9 @@ class RunConfig:
         """Read a run config (a ``[run]`` table, or the same keys at top level); ``overrides`` that are not
         ``None`` (the flags a user gave) replace the file's values."""
         path = Path(path)
+        text = read_utf8(path, "run config")
         try:
-            data = tomllib.loads(path.read_text("utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"run config {path} does not exist") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                              hint="save the file as UTF-8") from None
-        except OSError as exc:
-            raise ConfigError(f"run config {path} cannot be read ({exc.strerror or exc})") from None
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
         data = data.get("run", data)

@@ -20,7 +20,7 @@ from ..run_summary import RunSummary, StyleRow
 from . import generation_stages as gs
 from .config import RunConfig
 from ..lm.hooks import has_forward_hooks
-from .edit_cache import cached_edit, edit_key
+from .weights_cache import cached_edit, weights_key
 from .measure import request_scores
 from .occurrences import context_requests, marker_contexts
 from .session import ModelSession
@@ -92,14 +92,14 @@ class GenerationJudging:
             return gs.guarded_edit(self.session, method, hparams, reqs, material, delta, guard, self.gcache,
                                    self.config.fluency_guard, self.config.repetition_guard)
 
-        def cached() -> gs.GuardedEdit:  # across run directories: a warm demo reads the delta (edit_cache.py)
+        def cached() -> gs.GuardedEdit:  # across run directories: a warm demo reads the delta (weights_cache.py)
             c = self.config
             if c.method == "steer" or has_forward_hooks(self.session.lm.model):  # a hook, not a weight delta
                 return run()
             parts = [c.method, dataclasses.asdict(hparams), [dataclasses.asdict(r) for r in requests],
                      dataclasses.asdict(self.material), self.prompts.split("train"), dataclasses.asdict(self.settings),
                      c.edit_data, c.occurrence_subject, c.guard_prompts, c.fluency_guard, c.repetition_guard, c.seed]
-            return gs.GuardedEdit.from_dict(cached_edit(edit_key(self.session.lm.model, parts), delta,
+            return gs.GuardedEdit.from_dict(cached_edit(weights_key(self.session.lm.model, parts), delta,
                                                         lambda: run().to_dict()))
 
         return self.cache.run("edit", [*key, self.key], cached, gs.GuardedEdit)

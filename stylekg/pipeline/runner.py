@@ -59,14 +59,14 @@ def finish(run_dir: Path, summary: RunSummary, cache: StageCache, graph: StyleGr
 def _measured(session: ModelSession, plan: stages.RequestPlan, cfg: RunConfig) -> stages.Measurement:
     """The teacher-forced measurement of ``plan`` on the model as it is now, read from the weights-keyed cache
     when the same weights measured the same plan before (a warm demo in a fresh run directory)."""
-    from .edit_cache import cached_value, edit_key
+    from .weights_cache import cached_value, weights_key
 
     from ..lm.hooks import has_forward_hooks
 
     greedy = 0 if cfg.prompts else 8  # a run judged in generated answers skips CounterFact's greedy checks
     if has_forward_hooks(session.lm.model):  # a live steering hook: the weights do not say it all
         return stages.measure(session.lm, plan, cfg.generations, greedy)
-    key = edit_key(session.lm.model, ["measure", plan.to_dict(), cfg.generations, greedy])
+    key = weights_key(session.lm.model, ["measure", plan.to_dict(), cfg.generations, greedy])
     return stages.Measurement.from_dict(cached_value(
         "measurements", key, lambda: stages.measure(session.lm, plan, cfg.generations, greedy).to_dict()))
 

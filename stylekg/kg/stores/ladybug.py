@@ -133,13 +133,7 @@ class LadybugStore(GraphStore):
 
             self._write(create)
             return
-        rows = self._exec(*cypher_ladybug.get_meta("schema_version"))
-        version = int(rows[0]["value"]) if rows else 0
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has stylekg schema v{version}, newer than this stylekg (v{SCHEMA_VERSION})",
-                hint="upgrade stylekg, or pass --store with another path",
-            )
+        version = self._schema_version()
         while version < SCHEMA_VERSION:
             stmts = cypher_ladybug.MIGRATIONS.get(version, ())
             target = version + 1
@@ -154,11 +148,8 @@ class LadybugStore(GraphStore):
             version = target
 
 
-    def _check_schema_read_only(self) -> None:
-        """A read-only open creates and migrates nothing: it reads any schema version up to this stylekg's."""
-        if not self._exec(*cypher_ladybug.META_TABLE_EXISTS):
-            raise StoreError(f"{self.path} is not a stylekg graph store (no stylekg schema in it)",
-                             hint="pass --store with a store stylekg wrote, or save a graph into this one first")
+    def _schema_version(self) -> int:
+        """The store's stylekg schema version (0 before any), refused when newer than this stylekg's."""
         rows = self._exec(*cypher_ladybug.get_meta("schema_version"))
         version = int(rows[0]["value"]) if rows else 0
         if version > SCHEMA_VERSION:
@@ -166,6 +157,14 @@ class LadybugStore(GraphStore):
                 f"{self.path} has stylekg schema v{version}, newer than this stylekg (v{SCHEMA_VERSION})",
                 hint="upgrade stylekg, or pass --store with another path",
             )
+        return version
+
+    def _check_schema_read_only(self) -> None:
+        """A read-only open creates and migrates nothing: it reads any schema version up to this stylekg's."""
+        if not self._exec(*cypher_ladybug.META_TABLE_EXISTS):
+            raise StoreError(f"{self.path} is not a stylekg graph store (no stylekg schema in it)",
+                             hint="pass --store with a store stylekg wrote, or save a graph into this one first")
+        version = self._schema_version()
         if version < SCHEMA_VERSION:
             log.info("%s has schema v%d (current v%d); a command that writes will upgrade it", self.path, version,
                      SCHEMA_VERSION)

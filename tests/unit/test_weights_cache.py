@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from stylekg.pipeline.edit_cache import cached_edit, edit_key
+from stylekg.pipeline.weights_cache import cached_edit, weights_key
 
 
 def test_a_second_run_reads_the_delta_and_other_weights_miss(tmp_path, monkeypatch):
@@ -20,12 +20,12 @@ def test_a_second_run_reads_the_delta_and_other_weights_miss(tmp_path, monkeypat
             return {"params_changed": 6}
         return make
 
-    key = edit_key(model, ["penalty-ft", {"lr": 1e-3}])
+    key = weights_key(model, ["penalty-ft", {"lr": 1e-3}])
     first = cached_edit(key, tmp_path / "a" / "edit.safetensors", run(tmp_path / "a" / "edit.safetensors"))
     second = cached_edit(key, tmp_path / "b" / "edit.safetensors", run(tmp_path / "b" / "edit.safetensors"))
     assert first == second == {"params_changed": 6} and len(calls) == 1
     assert (tmp_path / "b" / "edit.safetensors").read_bytes() == b"weights-delta"
-    assert edit_key(model, ["penalty-ft", {"lr": 2e-3}]) != key
+    assert weights_key(model, ["penalty-ft", {"lr": 2e-3}]) != key
     with torch.no_grad():
         model.weight[0, 0] += 1e-3
-    assert edit_key(model, ["penalty-ft", {"lr": 1e-3}]) != key
+    assert weights_key(model, ["penalty-ft", {"lr": 1e-3}]) != key

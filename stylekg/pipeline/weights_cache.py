@@ -24,8 +24,8 @@ from ..paths import atomic_path, atomic_write_text, cache_dir, sha256_text
 log = logging.getLogger(__name__)
 
 
-def edit_key(model: Any, parts: list[Any]) -> str:
-    """The key of an edit of ``model``'s current weights described by ``parts`` (JSON-able)."""
+def weights_key(model: Any, parts: list[Any]) -> str:
+    """The key of a result computed from ``model``'s current weights described by ``parts`` (JSON-able)."""
     return sha256_text(f"stylekg {__version__}", weights_fingerprint(model),
                        json.dumps(parts, sort_keys=True, default=str))[:32]
 
