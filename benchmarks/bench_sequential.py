@@ -6,9 +6,12 @@
 Each method edits the facts of ``stylekg/data/facts/counterfact_<model>.jsonl`` in order, ``--batch`` at a
 time (ROME one at a time: it is a single-fact method), each batch on the model the earlier batches
 edited (:func:`stylekg.editing.sequential.apply_sequentially`; the statistics and AlphaEdit's null space
-come from the unedited model). After 1, 10, 50 and 100 edits it measures, on *all* facts edited so far:
-efficacy, paraphrase and neighbourhood (neighbours kept vs the unedited model) scores. The shipped
-configs are used as they are. Writes ``benchmarks/results/sequential.json`` and ``sequential.png``.
+come from the unedited model). After 1, 10, 50 and 100 edits it measures efficacy and paraphrase scores on
+*all* facts edited so far, and *neighbours kept* (vs the unedited model) on one fixed locality set: every
+fact of the file after the last edited one, its prompt and its paraphrases, each with its own answer. (The
+file's own neighbours come from its facts 60 on, so past 60 edits some of them are edited facts; the fixed
+set is the same at every checkpoint and never edited.) The shipped configs are used as they are. Writes
+``benchmarks/results/sequential.json`` and ``sequential.png``.
 """
 
 from __future__ import annotations
@@ -29,9 +32,17 @@ from stylekg.editing.requests_io import read_requests  # noqa: E402
 from stylekg.editing.sequential import apply_sequentially  # noqa: E402
 from stylekg.evaluation.counterfact import evaluate  # noqa: E402
 from stylekg.lm import load_model  # noqa: E402
+from stylekg.requests import EditRequest, Neighbour  # noqa: E402
 
 CHECKPOINTS = (1, 10, 50, 100)
 FACTS = Path(__file__).resolve().parents[1] / "stylekg" / "data" / "facts"
+
+
+def with_locality(requests: list[EditRequest], held_out: list[EditRequest]) -> list[EditRequest]:
+    """The requests with no neighbours of their own, the first carrying every held-out fact's prompt and
+    paraphrases as neighbours with their own (true) answers: one locality set for every checkpoint."""
+    fixed = tuple(Neighbour(prompt, f.target_true) for f in held_out for prompt in (f.text, *f.paraphrase_prompts))
+    return [r.with_(neighborhood_prompts=fixed if i == 0 else ()) for i, r in enumerate(requests)]
 
 
 def run_method(lm, method: str, requests, batch: int) -> dict:
@@ -92,9 +103,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     lm = load_model(args.model)
-    requests = read_requests(FACTS / f"counterfact_{args.model}.jsonl")[: args.edits]
+    facts = read_requests(FACTS / f"counterfact_{args.model}.jsonl")
+    requests = with_locality(facts[: args.edits], facts[args.edits :])
     results = {"model": args.model, "batch": args.batch, "edits": len(requests), "environment": environment(),
-               "methods": {}}
+               "locality_prompts": len(requests[0].neighborhood_prompts), "methods": {}}
     for method in args.methods.split(","):
         results["methods"][method] = run_method(lm, method, requests, args.batch)
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -82,15 +82,17 @@ def _check(gemma, method: str, requests, baseline, floors: dict[str, float]) -> 
 
 
 def test_rome_flips_known_facts_and_keeps_neighbours(gemma, facts) -> None:
-    """Measured with the shipped config: P(new) > P(true) on both facts and their paraphrases, top-1 on one of
-    two, own answers of 2 of 6 neighbours kept (4 of 6 keep their top-1)."""
-    requests = facts[:2]
+    """Measured with the shipped config (clamp 0.75, 6 edits one after another): P(new) > P(true) on 4 of 6 facts,
+    top-1 on 3, paraphrases 0.5, own answers of 15 of 18 neighbours kept (clamp 4: 2 of 6 on 2 facts)."""
+    requests = facts[:6]
     _check(gemma, "rome", requests, evaluate(gemma, requests),
-           {"efficacy_score": 0.99, "paraphrase_score": 0.99, "neighbours_own_top1": 0.6})
+           {"efficacy_score": 0.66, "paraphrase_score": 0.49, "neighbours_kept": 0.8})
 
 
 def test_memit_flips_known_facts_and_keeps_neighbours(gemma, facts) -> None:
-    """Measured with the shipped config: no fact flips (efficacy 0.00 on 10 and on 20 facts at lambda
-    15000/4000/1500), neighbours kept 0.97: MEMIT does not yet edit Gemma 3 (README 'Editing facts: numbers')."""
+    """Measured with the shipped config (layer 5, lambda 300; 10 facts in one batch): efficacy 1.00, paraphrase
+    0.85, neighbours kept 0.97. The spread over layers 3-6 flipped none (efficacy 0.00 at lambda 15000/1500, 0.20
+    at 100: README 'Editing facts')."""
     requests = facts[:10]
-    _check(gemma, "memit", requests, evaluate(gemma, requests), {"neighbours_kept": 0.9})
+    _check(gemma, "memit", requests, evaluate(gemma, requests),
+           {"efficacy_score": 0.99, "paraphrase_score": 0.8, "neighbours_kept": 0.95})

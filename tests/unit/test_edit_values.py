@@ -98,3 +98,25 @@ def test_essence_template_is_used_and_checked(tiny) -> None:
         _settings(essence_template="no subject here")
     with pytest.raises(EditError, match="exactly one"):
         validate_requests(tok, REQUESTS, "{} and {}")
+
+
+def test_batches_are_bounded_in_positions_and_equal_one_batch(tiny) -> None:
+    """Long prompts or targets (a style's occurrences in chat) are split so that a batch holds at most
+    ``max_positions`` padded positions (memory); the split changes no result (the objectives are separable)."""
+    model, tok = tiny.model, tiny.tokenizer
+    site = tiny.arch.site("mlp_out", 2)
+    requests = REQUESTS + [r.with_(target_new=(r.target_new or "x") + " and then some more words") for r in REQUESTS]
+    loose = _settings(steps=6, stop_loss=0.0)
+    assert len(vl._chunks(tok, requests, list(PREFIXES), loose)) == 1
+    tight = _settings(steps=6, stop_loss=0.0, max_positions=250)
+    chunks = vl._chunks(tok, requests, list(PREFIXES), tight)
+    assert [len(c) for c in chunks] == [2, 1, 1] and [r for c in chunks for r in c] == requests
+    for chunk in chunks:
+        if len(chunk) > 1:
+            b = vl._build(tok, chunk, list(PREFIXES), tight.essence_template, torch.device("cpu"))
+            assert b.before_ids.numel() + b.ids.numel() <= 250
+    one, _, _ = vl.optimise_deltas(model, tok, requests, site, PREFIXES, loose)
+    split, _, _ = vl.optimise_deltas(model, tok, requests, site, PREFIXES, tight)
+    assert torch.allclose(one, split, atol=1e-5, rtol=1e-4)
+    with pytest.raises(EditError, match="max_positions"):
+        _settings(max_positions=0)

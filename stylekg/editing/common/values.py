@@ -16,7 +16,9 @@ so the logged objective is that of the returned delta. An erase request without 
 the unlikelihood term -log(1 - p(target_true)) instead of the NLL.
 
 The requests' objectives are separable and Adam is per-coordinate, so requests are optimised
-together in one batch, which equals optimising them one by one. Speed: delta enters at the
+together in batches (at most ``batch_requests`` requests and ``max_positions`` padded positions: long
+prompts or targets, e.g. a style's occurrences in chat, are split into more batches, which bounds the
+memory), which equals optimising them one by one. Speed: delta enters at the
 subject's last token, so every position before it is the same at every step. Rows are aligned at
 that token: the positions before it run once (their keys/values are cached), and each step runs
 only the positions from the subject's last token on (a few tokens per prompt instead of ~20).
@@ -50,12 +52,13 @@ class ValueSettings:
     stop_loss: float = 5e-2
     essence_template: str = "{} is a"
     batch_requests: int = 16
+    max_positions: int = 16384  # padded positions (rows x longest sequence) per batch: bounds the memory
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise EditError(f"v_lr must be a positive finite number, got {self.lr}")
-        if self.steps < 1 or self.batch_requests < 1:
-            raise EditError("v_num_grad_steps and batch_requests must be at least 1")
+        if self.steps < 1 or self.batch_requests < 1 or self.max_positions < 1:
+            raise EditError("v_num_grad_steps, batch_requests and max_positions must be at least 1")
         if self.essence_template.count("{}") != 1:
             raise EditError(f"essence_template {self.essence_template!r} needs exactly one '{{}}'",
                             hint='use e.g. "{} is a"')
@@ -81,15 +84,46 @@ class _Batch:
     first_rows: torch.Tensor  # (n_requests,) each request's unprefixed rewrite sequence
 
 
+def _sequences(tokenizer, request: EditRequest, prefixes, essence_template: str) -> tuple[list[Tokenised], Tokenised, bool]:
+    """(one rewrite sequence per prefix, the essence sequence, unlikelihood?) of one request."""
+    target, unlikely = objective_target(tokenizer, request)
+    rewrites = [rewrite_sequence(tokenizer, request, p, target) for p in prefixes]
+    return rewrites, essence_sequence(tokenizer, request, essence_template), unlikely
+
+
+def _chunks(tokenizer, requests: list[EditRequest], prefixes, s: ValueSettings) -> list[list[EditRequest]]:
+    """Consecutive groups of at most ``s.batch_requests`` requests whose padded batch (rows x (the longest part
+    before the subject's last token + the longest part from it on)) stays within ``s.max_positions``; a
+    request alone may exceed it."""
+    chunks: list[list[EditRequest]] = []
+    current: list[EditRequest] = []
+    rows = before = after = 0
+    for request in requests:
+        rewrites, essence, _ = _sequences(tokenizer, request, prefixes, s.essence_template)
+        seqs = [*rewrites, essence]
+        own_before = max(t.lookup for t in seqs)
+        own_after = max(len(t.ids) - t.lookup for t in seqs)
+        size = (rows + len(seqs)) * (max(before, own_before) + max(after, own_after))
+        if current and (len(current) >= s.batch_requests or size > s.max_positions):
+            chunks.append(current)
+            current, rows, before, after = [], 0, 0, 0
+        current.append(request)
+        rows, before, after = rows + len(seqs), max(before, own_before), max(after, own_after)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 def _build(tokenizer, requests: list[EditRequest], prefixes, essence_template: str, device: torch.device) -> _Batch:
     rewrites: list[tuple[int, Tokenised]] = []
+    essences: list[tuple[int, Tokenised]] = []
     unlikely, first = [], []
     for i, request in enumerate(requests):
-        target, is_unlikely = objective_target(tokenizer, request)
+        own, essence, is_unlikely = _sequences(tokenizer, request, prefixes, essence_template)
         unlikely.append(is_unlikely)
         first.append(len(rewrites))  # the first prefix is "" (type 0)
-        rewrites += [(i, rewrite_sequence(tokenizer, request, p, target)) for p in prefixes]
-    essences = [(i, essence_sequence(tokenizer, r, essence_template)) for i, r in enumerate(requests)]
+        rewrites += [(i, t) for t in own]
+        essences.append((i, essence))
     seqs = rewrites + essences
     width_before = max(t.lookup for _, t in seqs)
     width_after = max(len(t.ids) - t.lookup for _, t in seqs)
@@ -233,8 +267,7 @@ def optimise_deltas(
     """(deltas, original outputs v, per-request log) at ``site``; both tensors (n, d) float32."""
     prefixes = list(as_prefixes(prefixes))
     deltas, inits, logs = [], [], []
-    for start in range(0, len(requests), settings.batch_requests):
-        chunk = requests[start : start + settings.batch_requests]
+    for chunk in _chunks(tokenizer, list(requests), prefixes, settings):
         d, v, lg = _optimise_chunk(model, tokenizer, chunk, site, prefixes, settings)
         deltas.append(d)
         inits.append(v)
