@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+from tqdm.auto import tqdm
 
 from ...errors import EditError
 from ...lm.hooks import TraceDict, output_tensor, replace_output_tensor
@@ -267,7 +268,9 @@ def optimise_deltas(
     """(deltas, original outputs v, per-request log) at ``site``; both tensors (n, d) float32."""
     prefixes = list(as_prefixes(prefixes))
     deltas, inits, logs = [], [], []
-    for chunk in _chunks(tokenizer, list(requests), prefixes, settings):
+    chunks = _chunks(tokenizer, list(requests), prefixes, settings)
+    for chunk in tqdm(chunks, desc=f"values ({len(requests)} requests)", unit="batch", leave=False,
+                      disable=len(chunks) < 2):
         d, v, lg = _optimise_chunk(model, tokenizer, chunk, site, prefixes, settings)
         deltas.append(d)
         inits.append(v)
