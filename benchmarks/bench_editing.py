@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stylekg.editing import EditContext, alphaedit, memit, rome  # noqa: E402
 from stylekg.editing.hparams_files import load_method  # noqa: E402
-from stylekg.editing.stats import _chunks, collect_second_moments, fortunes_corpus, generate_corpus  # noqa: E402
+from stylekg.editing.corpora import local_corpus  # noqa: E402
+from stylekg.editing.stats import _chunks, collect_second_moments, generate_corpus  # noqa: E402
 from stylekg.editing.common.prompts import pad_batch, pad_id  # noqa: E402
 from stylekg.lm import load_model  # noqa: E402
 from stylekg.requests import EditRequest  # noqa: E402
@@ -61,7 +62,7 @@ def timed(fn) -> tuple[float, object]:
 
 @torch.no_grad()
 def bench_stats(lm, layers: list[int], tokens: int) -> dict:
-    found = fortunes_corpus()
+    found = local_corpus()
     texts = found.texts if found is not None else generate_corpus(lm.model, lm.tokenizer, tokens, length=128)
     chunks = _chunks(lm.tokenizer, texts, 256)[: max(1, tokens // 256)]
     n_tok = sum(len(c) for c in chunks)

@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
 else:
     Apply = Callable[..., Any]
 
-# name → module path; each module exposes ``HPARAMS`` (a dataclass) and ``apply``.
+# name → module path; each module exposes ``HPARAMS`` (a dataclass) and ``apply``, and ``EDITS_WEIGHTS = False``
+# when its result is a forward hook rather than a weight delta (activation steering).
 METHODS: dict[str, str] = {
     "rome": "stylekg.editing.rome",
     "memit": "stylekg.editing.memit",
@@ -43,10 +44,11 @@ class Method:
     name: str
     hparams_class: type
     apply: Apply
+    edits_weights: bool = True  # False: the edit is a hook, so nothing keyed by the weights may cache it
 
 
 def get_method(name: str) -> Method:
     if name not in METHODS:
         raise EditError(f"unknown editing method {name!r}", hint=f"choose one of {', '.join(sorted(METHODS))}")
     module = importlib.import_module(METHODS[name])
-    return Method(name, module.HPARAMS, module.apply)
+    return Method(name, module.HPARAMS, module.apply, bool(getattr(module, "EDITS_WEIGHTS", True)))

@@ -4,21 +4,13 @@ The reference tools (``rome/layer_stats.py``) make one pass per layer over 100k 
 here one forward per batch records the input of every requested ``mlp_out`` module
 (``TraceDict(retain_input=True, stop=True)``: nothing above the highest requested layer is computed).
 
-The corpus. Nothing can be downloaded at run time, so the default is a local prose corpus that a
-package manager provides offline: the English ``fortunes`` collection (Debian/Ubuntu package
-``fortunes``, ~2.6 MB, ~600k tokens, in ``/usr/share/games/fortunes``): quotations, literature,
-science, politics, law, songs and poems, definitions and jokes by hundreds of authors. It is real
-English written by people and varied in topic and register, which is what C should summarise; the
-alternative, text the model samples itself, is ~50x slower to make on a CPU (generation is one token
-at a time; 19 tok/s for SmolLM2 on 2 busy cores against ~500 tok/s for this pass) and narrower (the
-model's own habits). Where the package is missing, text the model generates from many diverse seeds
-is used instead, with a warning. ``corpus=[files]`` takes local ``.txt``/``.jsonl`` files.
-
-Documents are shuffled (fixed seed), tokenised without special tokens and packed into full windows
-of ``max_length`` tokens (the tokenizer's own start tokens, e.g. Gemma's <bos>, lead each window and
-are not counted), so no sample sits in a short, context-free tail. Results are cached under
-``cache_dir("stats")``, keyed by the sha256 of the model's weights, the layer, the corpus's content,
-the sample count, the window and the dtype, so a changed model or corpus never reuses stale stats.
+Which text: ``corpora.py`` (by default WordNet's glosses and ``fortunes``, two Debian packages, shuffled
+together; text the model generates where both are missing; ``corpus=[files]`` takes local files).
+Documents are tokenised without special tokens and packed into full windows of ``max_length`` tokens
+(the tokenizer's own start tokens, e.g. Gemma's <bos>, lead each window and are not counted), so no
+sample sits in a short, context-free tail. Results are cached under ``cache_dir("stats")``, keyed by
+the sha256 of the model's weights, the layer, the corpus's content, the sample count, the window and
+the dtype, so a changed model or corpus never reuses stale stats.
 """
 
 from __future__ import annotations
@@ -26,9 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -40,12 +30,11 @@ from ..lm.hooks import TraceDict
 from ..paths import atomic_path, cache_dir, remove_stale_temps, sha256_text
 from .common.layers import check_layers
 from .common.prompts import pad_batch, pad_id
+from .corpora import FORTUNES_DIR, WORDNET_DIR, Corpus, local_corpus, read_corpus
 
 log = logging.getLogger(__name__)
 
 STATS_FORMAT = "v2"
-FORTUNES_DIR = Path("/usr/share/games/fortunes")
-FORTUNES_SKIP = frozenset({"ascii-art", "translate-me"})  # pictures made of characters; untranslated text
 DEFAULT_SAMPLES = 100_000
 DEFAULT_WINDOW = 256
 # Seeds for the generated fallback corpus: many topics and sentence openings.
@@ -59,15 +48,6 @@ GENERATION_SEEDS = (
 )
 
 
-@dataclass(frozen=True)
-class Corpus:
-    """Documents for the statistics and the identity that keys the cache (a hash of their content)."""
-
-    name: str
-    texts: list[str]
-    identity: str
-
-
 def weights_hash(model: torch.nn.Module) -> str:
     """sha256 of the model's config and every parameter's bytes (content, not object identity)."""
     digest = hashlib.sha256(json.dumps(model.config.to_dict(), sort_keys=True, default=str).encode())
@@ -79,57 +59,14 @@ def weights_hash(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def read_corpus(paths: Sequence[str | Path]) -> tuple[list[str], str]:
-    """(texts, content hash) of local ``.txt`` files (paragraphs) or ``.jsonl`` files (``text`` fields)."""
-    texts: list[str] = []
-    for path in map(Path, paths):
-        if not path.is_file():
-            raise EditError(f"corpus file {path} does not exist", hint="pass text or JSONL files to --corpus")
-        if path.suffix == ".jsonl":
-            for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise EditError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-                text = record if isinstance(record, str) else record.get("text") if isinstance(record, dict) else None
-                if not isinstance(text, str):
-                    raise EditError(f"{path}:{number}: expected a string or an object with a 'text' field")
-                texts.append(text)
-        else:
-            body = path.read_text("utf-8")
-            parts = [p.strip() for p in body.split("\n\n")]
-            texts += [p for p in parts if p]
-    if not texts:
-        raise EditError("the statistics corpus is empty", hint="pass files with some text")
-    return texts, sha256_text(*texts)  # the corpus's identity is its content
-
-
-def fortunes_corpus(root: Path = FORTUNES_DIR) -> Corpus | None:
-    """The English ``fortunes`` collection as shuffled documents (None when the package is not installed)."""
-    if not root.is_dir():
-        return None
-    files = sorted(p for p in root.iterdir() if p.is_file() and not p.is_symlink() and not p.suffix
-                   and p.name not in FORTUNES_SKIP)
-    texts: list[str] = []
-    for path in files:
-        body = path.read_text("utf-8", errors="replace")
-        texts += [t.strip().replace("\t", " ") for t in body.split("\n%\n") if t.strip() and t.strip() != "%"]
-    if len(texts) < 100:
-        return None
-    random.Random(0).shuffle(texts)
-    return Corpus("fortunes", texts, sha256_text("fortunes", *texts))
-
-
 def default_corpus(model: torch.nn.Module, tokenizer, samples: int, max_length: int) -> Corpus:
-    """The ``fortunes`` prose corpus, or (missing package) text the model generates from diverse seeds."""
-    corpus = fortunes_corpus()
+    """The local corpus (WordNet + ``fortunes``), or (both packages missing) text the model generates."""
+    corpus = local_corpus()
     if corpus is not None:
         return corpus
-    log.warning("the 'fortunes' prose corpus (%s) is missing: generating %d tokens of statistics text with the "
-                "model instead, which is slow on a CPU (apt-get install fortunes, or pass corpus files)",
-                FORTUNES_DIR, samples)
+    log.warning("no local statistics corpus (%s, %s): generating %d tokens of statistics text with the model "
+                "instead, which is slow on a CPU (apt-get install wordnet-base fortunes, or pass corpus files)",
+                WORDNET_DIR, FORTUNES_DIR, samples)
     texts = generate_corpus(model, tokenizer, samples, length=max_length)
     return Corpus("generated", texts, sha256_text("generated", STATS_FORMAT, *GENERATION_SEEDS, str(max_length)))
 
@@ -271,7 +208,7 @@ def key_second_moments(
         texts, corpus_id = read_corpus(corpus)
         found = Corpus("files", texts, corpus_id)
     else:
-        found = fortunes_corpus()
+        found = local_corpus()
         corpus_id = found.identity if found is not None else sha256_text(
             "generated", STATS_FORMAT, *GENERATION_SEEDS, str(max_length))
     model_id = weights_hash(model)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from ..material import PERSONA_TEMPLATES, Marker, StyleMaterial, substitute, unique
 from .graph import StyleGraph

@@ -264,7 +264,7 @@ def _check_cache(entry: Path) -> None:
     except Exception as exc:  # any unreadable part means the entry cannot be trusted
         raise CacheCorruptError(
             f"cached weights at {entry} are corrupt ({type(exc).__name__}: {exc})",
-            hint=f"delete that folder or run `stylekg models pull --force` to rebuild it",
+            hint="delete that folder or run `stylekg models pull --force` to rebuild it",
         ) from exc
 
 

@@ -13,7 +13,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ..evaluation.generated_style import GenerationCache, Generations, SamplingSettings, generate
+from ..evaluation.generated_style import GenerationCache, Generations, generate
 from ..evaluation.prompt_sets import PromptSet, load_prompt_set
 from ..kg.graph import StyleGraph
 from ..run_summary import RunSummary, StyleRow
@@ -94,7 +94,7 @@ class GenerationJudging:
 
         def cached() -> gs.GuardedEdit:  # across run directories: a warm demo reads the delta (weights_cache.py)
             c = self.config
-            if c.method == "steer" or has_forward_hooks(self.session.lm.model):  # a hook, not a weight delta
+            if not method.edits_weights or has_forward_hooks(self.session.lm.model):  # a hook, not a weight delta
                 return run()
             parts = [c.method, dataclasses.asdict(hparams), [dataclasses.asdict(r) for r in requests],
                      dataclasses.asdict(self.material), self.prompts.split("train"), dataclasses.asdict(self.settings),

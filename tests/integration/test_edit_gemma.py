@@ -82,11 +82,12 @@ def _check(gemma, method: str, requests, baseline, floors: dict[str, float]) -> 
 
 
 def test_rome_flips_known_facts_and_keeps_neighbours(gemma, facts) -> None:
-    """Measured with the shipped config (clamp 0.75, 6 edits one after another): P(new) > P(true) on 4 of 6 facts,
-    top-1 on 3, paraphrases 0.5, own answers of 15 of 18 neighbours kept (clamp 4: 2 of 6 on 2 facts)."""
+    """Measured with the shipped config (clamp 0.75, 6 edits one after another, the default statistics corpus):
+    P(new) > P(true) on 5 of 6 facts, top-1 on 4, paraphrases 0.58, own answers of 14 of 18 neighbours kept
+    (fortunes-only statistics: 4 of 6, top-1 3, 0.50, 15 of 18; clamp 4: 2 of 6 on 2 facts)."""
     requests = facts[:6]
     _check(gemma, "rome", requests, evaluate(gemma, requests),
-           {"efficacy_score": 0.66, "paraphrase_score": 0.49, "neighbours_kept": 0.8})
+           {"efficacy_score": 0.83, "paraphrase_score": 0.58, "neighbours_kept": 0.77})
 
 
 def test_memit_flips_known_facts_and_keeps_neighbours(gemma, facts) -> None:

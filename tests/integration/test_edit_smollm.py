@@ -16,7 +16,8 @@ import torch
 from stylekg.editing import EditContext, alphaedit, memit, rome
 from stylekg.editing.hparams_files import load_method
 from stylekg.editing.requests_io import read_requests
-from stylekg.editing.stats import fortunes_corpus, key_second_moments, pack_windows
+from stylekg.editing.corpora import local_corpus
+from stylekg.editing.stats import key_second_moments, pack_windows
 from stylekg.evaluation.counterfact import evaluate
 from stylekg.lm.hooks import TraceDict
 from stylekg.requests import Neighbour
@@ -102,11 +103,12 @@ def _moved(result, sites, k0) -> dict[int, float]:
 def test_alphaedit_shipped_config_edits_within_its_null_space(smollm, facts, stats) -> None:
     """The shipped config edits, and its update acts only through the kept eigen-directions of C. SmolLM2's C
     has no exact null space (100k keys span all 1,536 dimensions), so preserved keys (text the statistics
-    never saw) do move: measured 5e-2 .. 1.4e-1 of their outputs' norm (config comment); this guards that size."""
+    never saw) do move: measured 2.9e-2 .. 6.8e-2 of their outputs' norm for these 6 edits (5.3e-2 .. 1.4e-1 for 20;
+    config comment); this guards that size."""
     _, hp = load_method("alphaedit", "smollm2-135m")
-    corpus = fortunes_corpus()
+    corpus = local_corpus()
     if corpus is None:
-        pytest.skip("the fortunes corpus is not installed (apt-get install fortunes)")
+        pytest.skip("no local statistics corpus (apt-get install wordnet-base fortunes)")
     packed = pack_windows(smollm.tokenizer, corpus.texts, hp.stats_samples + 3000, 256)
     windows = [w for w in packed if len(w) == 256][-8:]  # text after the statistics' 100k tokens
     sites = {layer: smollm.arch.site("mlp_out", layer) for layer in hp.layers}

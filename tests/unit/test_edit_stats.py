@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import torch
 
 from stylekg.editing import stats as st
-from stylekg.errors import EditError
 from stylekg.lm.tiny import tiny_gpt2
 
 TEXTS = [
@@ -68,15 +66,6 @@ def test_cache_is_keyed_by_content(home, tiny) -> None:
     assert not torch.allclose(from_file[1], st.key_second_moments(model, tok, [1], samples=60)[1])
 
 
-def test_corpus_errors_name_the_line(tmp_path) -> None:
-    bad = tmp_path / "c.jsonl"
-    bad.write_text('{"text": "fine"}\n{"txt": 3}\n')
-    with pytest.raises(EditError, match=r"c.jsonl:2"):
-        st.read_corpus([bad])
-    with pytest.raises(EditError, match="does not exist"):
-        st.read_corpus([tmp_path / "missing.txt"])
-
-
 def test_windows_are_full_and_start_tokens_are_not_counted(tiny) -> None:
     """Documents are packed into full windows: no short, context-free tails (only the last window may be short)."""
     tok = tiny.tokenizer
@@ -86,20 +75,3 @@ def test_windows_are_full_and_start_tokens_are_not_counted(tiny) -> None:
     assert sum(len(w) - len(st.start_tokens(tok)) for w in windows) == 150
     _, seen = st.collect_second_moments(tiny.model, tok, [1], texts, 150, max_length=32)
     assert seen == 150
-
-
-def test_fortunes_corpus_is_read_shuffled_and_identified_by_content(tmp_path) -> None:
-    root = tmp_path / "fortunes"
-    root.mkdir()
-    (root / "science").write_text("".join(f"Quote number {i} about science.\n\t\t-- Someone\n%\n" for i in range(80)))
-    (root / "art").write_text("".join(f"Line {i} on art.\n%\n" for i in range(40)))
-    (root / "science.dat").write_bytes(b"\x00\x01")  # the index files are skipped
-    (root / "ascii-art").write_text("  /\\\n /  \\\n%\n")
-    corpus = st.fortunes_corpus(root)
-    assert corpus is not None and len(corpus.texts) == 120
-    assert not any("/\\" in t for t in corpus.texts) and "%" not in "".join(corpus.texts)
-    assert corpus.texts != sorted(corpus.texts)  # shuffled with a fixed seed: the same each time
-    assert st.fortunes_corpus(root).texts == corpus.texts
-    (root / "art").write_text("".join(f"Line {i} on painting.\n%\n" for i in range(40)))
-    assert st.fortunes_corpus(root).identity != corpus.identity
-    assert st.fortunes_corpus(tmp_path / "missing") is None

@@ -107,13 +107,14 @@ def test_batches_are_bounded_in_positions_and_equal_one_batch(tiny) -> None:
     site = tiny.arch.site("mlp_out", 2)
     requests = REQUESTS + [r.with_(target_new=(r.target_new or "x") + " and then some more words") for r in REQUESTS]
     loose = _settings(steps=6, stop_loss=0.0)
-    assert len(vl._chunks(tok, requests, list(PREFIXES), loose)) == 1
+    prepared = vl._prepare(tok, requests, list(PREFIXES), loose.essence_template)
+    assert len(vl._chunks(prepared, loose)) == 1
     tight = _settings(steps=6, stop_loss=0.0, max_positions=250)
-    chunks = vl._chunks(tok, requests, list(PREFIXES), tight)
-    assert [len(c) for c in chunks] == [2, 1, 1] and [r for c in chunks for r in c] == requests
+    chunks = vl._chunks(prepared, tight)
+    assert [len(c) for c in chunks] == [2, 1, 1] and [p.request for c in chunks for p in c] == requests
     for chunk in chunks:
         if len(chunk) > 1:
-            b = vl._build(tok, chunk, list(PREFIXES), tight.essence_template, torch.device("cpu"))
+            b = vl._assemble(chunk, vl.pad_id(tok), torch.device("cpu"))
             assert b.before_ids.numel() + b.ids.numel() <= 250
     one, _, _ = vl.optimise_deltas(model, tok, requests, site, PREFIXES, loose)
     split, _, _ = vl.optimise_deltas(model, tok, requests, site, PREFIXES, tight)

@@ -30,6 +30,7 @@ import inspect
 import logging
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from tqdm.auto import tqdm
@@ -85,30 +86,40 @@ class _Batch:
     first_rows: torch.Tensor  # (n_requests,) each request's unprefixed rewrite sequence
 
 
-def _sequences(tokenizer, request: EditRequest, prefixes, essence_template: str) -> tuple[list[Tokenised], Tokenised, bool]:
-    """(one rewrite sequence per prefix, the essence sequence, unlikelihood?) of one request."""
-    target, unlikely = objective_target(tokenizer, request)
-    rewrites = [rewrite_sequence(tokenizer, request, p, target) for p in prefixes]
-    return rewrites, essence_sequence(tokenizer, request, essence_template), unlikely
+class _Prepared(NamedTuple):
+    """One request, tokenised once: a rewrite sequence per prefix, the essence sequence, unlikelihood?"""
+
+    request: EditRequest
+    rewrites: list[Tokenised]
+    essence: Tokenised
+    unlikely: bool
 
 
-def _chunks(tokenizer, requests: list[EditRequest], prefixes, s: ValueSettings) -> list[list[EditRequest]]:
+def _prepare(tokenizer, requests: list[EditRequest], prefixes, essence_template: str) -> list[_Prepared]:
+    out = []
+    for request in requests:
+        target, unlikely = objective_target(tokenizer, request)
+        rewrites = [rewrite_sequence(tokenizer, request, p, target) for p in prefixes]
+        out.append(_Prepared(request, rewrites, essence_sequence(tokenizer, request, essence_template), unlikely))
+    return out
+
+
+def _chunks(prepared: list[_Prepared], s: ValueSettings) -> list[list[_Prepared]]:
     """Consecutive groups of at most ``s.batch_requests`` requests whose padded batch (rows x (the longest part
     before the subject's last token + the longest part from it on)) stays within ``s.max_positions``; a
     request alone may exceed it."""
-    chunks: list[list[EditRequest]] = []
-    current: list[EditRequest] = []
+    chunks: list[list[_Prepared]] = []
+    current: list[_Prepared] = []
     rows = before = after = 0
-    for request in requests:
-        rewrites, essence, _ = _sequences(tokenizer, request, prefixes, s.essence_template)
-        seqs = [*rewrites, essence]
+    for item in prepared:
+        seqs = [*item.rewrites, item.essence]
         own_before = max(t.lookup for t in seqs)
         own_after = max(len(t.ids) - t.lookup for t in seqs)
         size = (rows + len(seqs)) * (max(before, own_before) + max(after, own_after))
         if current and (len(current) >= s.batch_requests or size > s.max_positions):
             chunks.append(current)
             current, rows, before, after = [], 0, 0, 0
-        current.append(request)
+        current.append(item)
         rows, before, after = rows + len(seqs), max(before, own_before), max(after, own_after)
     if current:
         chunks.append(current)
@@ -116,19 +127,23 @@ def _chunks(tokenizer, requests: list[EditRequest], prefixes, s: ValueSettings) 
 
 
 def _build(tokenizer, requests: list[EditRequest], prefixes, essence_template: str, device: torch.device) -> _Batch:
+    """The batch of ``requests`` (tokenised here)."""
+    return _assemble(_prepare(tokenizer, requests, prefixes, essence_template), pad_id(tokenizer), device)
+
+
+def _assemble(prepared: list[_Prepared], pid: int, device: torch.device) -> _Batch:
+    """One batch of tokenised requests: rows aligned at the subject's last token."""
     rewrites: list[tuple[int, Tokenised]] = []
     essences: list[tuple[int, Tokenised]] = []
     unlikely, first = [], []
-    for i, request in enumerate(requests):
-        own, essence, is_unlikely = _sequences(tokenizer, request, prefixes, essence_template)
-        unlikely.append(is_unlikely)
+    for i, item in enumerate(prepared):
+        unlikely.append(item.unlikely)
         first.append(len(rewrites))  # the first prefix is "" (type 0)
-        rewrites += [(i, t) for t in own]
-        essences.append((i, essence))
+        rewrites += [(i, t) for t in item.rewrites]
+        essences.append((i, item.essence))
     seqs = rewrites + essences
     width_before = max(t.lookup for _, t in seqs)
     width_after = max(len(t.ids) - t.lookup for _, t in seqs)
-    pid = pad_id(tokenizer)
     n_rows = len(seqs)
     before_ids = torch.full((n_rows, width_before), pid, dtype=torch.long)
     before_mask = torch.zeros((n_rows, width_before), dtype=torch.long)
@@ -268,32 +283,32 @@ def optimise_deltas(
     """(deltas, original outputs v, per-request log) at ``site``; both tensors (n, d) float32."""
     prefixes = list(as_prefixes(prefixes))
     deltas, inits, logs = [], [], []
-    chunks = _chunks(tokenizer, list(requests), prefixes, settings)
+    chunks = _chunks(_prepare(tokenizer, list(requests), prefixes, settings.essence_template), settings)
     for chunk in tqdm(chunks, desc=f"values ({len(requests)} requests)", unit="batch", leave=False,
                       disable=len(chunks) < 2):
-        d, v, lg = _optimise_chunk(model, tokenizer, chunk, site, prefixes, settings)
+        d, v, lg = _optimise_chunk(model, pad_id(tokenizer), chunk, site, settings)
         deltas.append(d)
         inits.append(v)
         logs += lg
     return torch.cat(deltas), torch.cat(inits), logs
 
 
-def _optimise_chunk(model, tokenizer, requests, site, prefixes, s: ValueSettings):
+def _optimise_chunk(model, pid: int, chunk: list[_Prepared], site: str, s: ValueSettings):
     """Optimise with the weights' gradients switched off (only delta needs one); restored after."""
     flags = [(p, p.requires_grad) for p in model.parameters()]
     try:
         for p, _ in flags:
             p.requires_grad_(False)
-        return _optimise(model, tokenizer, requests, site, prefixes, s)
+        return _optimise(model, pid, chunk, site, s)
     finally:
         for p, flag in flags:
             p.requires_grad_(flag)
 
 
-def _optimise(model, tokenizer, requests, site, prefixes, s: ValueSettings):
+def _optimise(model, pid: int, chunk: list[_Prepared], site: str, s: ValueSettings):
     device = next(model.parameters()).device
-    b = _build(tokenizer, requests, prefixes, s.essence_template, device)
-    n = len(requests)
+    b = _assemble(chunk, pid, device)
+    n = len(chunk)
     with torch.no_grad():
         cache = _cache_before(model, b)
         with TraceDict(model, [site]) as tr:
