@@ -18,6 +18,7 @@ from diverse seeds (slow on a CPU, with a warning).
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -152,9 +153,27 @@ def wordnet_corpus(root: Path = WORDNET_DIR) -> Corpus | None:
     return None if texts is None else _shuffled("wordnet", texts)
 
 
+def _signature(*roots: Path) -> tuple:
+    """(path, size, mtime) of every file under ``roots``: what the parsed corpus depends on."""
+    entries = []
+    for root in roots:
+        if root.is_dir():
+            for path in sorted(root.iterdir()):
+                if path.is_file():
+                    info = path.stat()
+                    entries.append((str(path), info.st_size, info.st_mtime_ns))
+    return tuple(entries)
+
+
 def local_corpus(fortunes_root: Path = FORTUNES_DIR, wordnet_root: Path = WORDNET_DIR) -> Corpus | None:
     """The default statistics text: WordNet's glosses and ``fortunes`` shuffled together (either alone when
-    the other package is missing; None when both are)."""
+    the other package is missing; None when both are). Parsed once per process while the files are unchanged
+    (~1 s: every call of the statistics needs the corpus's identity, even when they are cached)."""
+    return _local_corpus(Path(fortunes_root), Path(wordnet_root), _signature(fortunes_root, wordnet_root))
+
+
+@functools.lru_cache(maxsize=4)
+def _local_corpus(fortunes_root: Path, wordnet_root: Path, _files: tuple) -> Corpus | None:
     parts = {name: texts for name, texts in (("wordnet", wordnet_texts(wordnet_root)),
                                              ("fortunes", fortunes_texts(fortunes_root))) if texts}
     if not parts:

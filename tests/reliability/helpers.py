@@ -4,6 +4,7 @@ tiny-model run config that finishes in well under a minute."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -38,10 +39,18 @@ def cli_env(home: Path) -> dict[str, str]:
             "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C reaches the child as it would from a terminal: a test run started in the background (``cmd &``
+    without job control) ignores SIGINT, every child inherits that, and Python then never raises
+    KeyboardInterrupt (the interrupt test saw the run finish with exit 0)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn(*args: str, cwd: Path, home: Path) -> subprocess.Popen:
     """``stylekg ARGS`` as a separate process (stdout and stderr piped, text)."""
     return subprocess.Popen([sys.executable, "-m", "stylekg.cli", *map(str, args)], cwd=cwd, env=cli_env(home),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_from_a_terminal)
 
 
 def run_process(*args: str, cwd: Path, home: Path, timeout: float = 600) -> Result:

@@ -75,3 +75,15 @@ def test_local_corpus_mixes_both_packages_and_uses_either_alone(tmp_path) -> Non
     assert alone is not None and alone.name == "fortunes" and len(alone.texts) == 120
     assert alone.identity != both.identity
     assert co.local_corpus(tmp_path / "none", tmp_path / "none") is None
+
+
+def test_local_corpus_is_parsed_once_until_its_files_change(tmp_path) -> None:
+    _wordnet(tmp_path / "wordnet")
+    fortunes = tmp_path / "fortunes"
+    fortunes.mkdir()
+    (fortunes / "wisdom").write_text("".join(f"Wise saying {i}.\n%\n" for i in range(120)))
+    first = co.local_corpus(fortunes, tmp_path / "wordnet")
+    assert co.local_corpus(fortunes, tmp_path / "wordnet") is first  # memoised
+    (fortunes / "wisdom").write_text("".join(f"Another saying {i}, longer.\n%\n" for i in range(120)))
+    changed = co.local_corpus(fortunes, tmp_path / "wordnet")
+    assert changed is not first and changed.identity != first.identity
