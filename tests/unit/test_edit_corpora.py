@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from stylekg.editing import corpora as co
@@ -21,6 +23,13 @@ def _wordnet(root, nouns: int = 120) -> None:
     (root / "data.adj").write_text(HEADER + "00013662 00 s 01 galore(ip) 0 001 & 00013160 a 0000 | "
                                    'in great numbers; "there were fish galore"\n')
     (root / "data.adv").write_text(HEADER + "00002244 02 r 01 magically 0 000 | in a magical manner\n")
+
+
+def _fortunes(root: Path, saying: str = "Wise saying {}.") -> Path:
+    """A fortunes directory with one file of 120 sayings."""
+    root.mkdir(exist_ok=True)
+    (root / "wisdom").write_text("".join(saying.format(i) + "\n%\n" for i in range(120)))
+    return root
 
 
 def test_corpus_errors_name_the_line(tmp_path) -> None:
@@ -63,9 +72,7 @@ def test_wordnet_glosses_become_sentences(tmp_path) -> None:
 
 def test_local_corpus_mixes_both_packages_and_uses_either_alone(tmp_path) -> None:
     _wordnet(tmp_path / "wordnet")
-    fortunes = tmp_path / "fortunes"
-    fortunes.mkdir()
-    (fortunes / "wisdom").write_text("".join(f"Wise saying {i}.\n%\n" for i in range(120)))
+    fortunes = _fortunes(tmp_path / "fortunes")
     both = co.local_corpus(fortunes, tmp_path / "wordnet")
     assert both is not None and both.name == "wordnet+fortunes" and len(both.texts) == 243
     assert any(t.startswith("Wise saying") for t in both.texts[:40])  # shuffled together, not appended
@@ -79,11 +86,9 @@ def test_local_corpus_mixes_both_packages_and_uses_either_alone(tmp_path) -> Non
 
 def test_local_corpus_is_parsed_once_until_its_files_change(tmp_path) -> None:
     _wordnet(tmp_path / "wordnet")
-    fortunes = tmp_path / "fortunes"
-    fortunes.mkdir()
-    (fortunes / "wisdom").write_text("".join(f"Wise saying {i}.\n%\n" for i in range(120)))
+    fortunes = _fortunes(tmp_path / "fortunes")
     first = co.local_corpus(fortunes, tmp_path / "wordnet")
     assert co.local_corpus(fortunes, tmp_path / "wordnet") is first  # memoised
-    (fortunes / "wisdom").write_text("".join(f"Another saying {i}, longer.\n%\n" for i in range(120)))
+    _fortunes(fortunes, "Another saying {}, longer.")
     changed = co.local_corpus(fortunes, tmp_path / "wordnet")
     assert changed is not first and changed.identity != first.identity

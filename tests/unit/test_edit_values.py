@@ -29,7 +29,7 @@ def _settings(**changes) -> vl.ValueSettings:
 def test_split_forward_equals_a_plain_forward(tiny) -> None:
     """Running only the positions from the subject's last token on (earlier ones cached) changes nothing."""
     model, tok = tiny.model, tiny.tokenizer
-    b = vl._build(tok, REQUESTS, list(PREFIXES), "{} is a", torch.device("cpu"))
+    b = vl._assemble(vl._prepare(tok, REQUESTS, list(PREFIXES), "{} is a"), vl.pad_id(tok), torch.device("cpu"))
     with torch.no_grad():
         scored, essence = vl._forward(model, b, vl._cache_before(model, b))
         row = 0
@@ -90,7 +90,7 @@ def test_essence_template_is_used_and_checked(tiny) -> None:
     tok = tiny.tokenizer
     custom = essence_sequence(tok, REQUESTS[0], "Facts about {}:")
     assert tok.decode(custom.ids).startswith("Facts about")
-    b = vl._build(tok, REQUESTS, [""], "Facts about {}:", torch.device("cpu"))
+    b = vl._assemble(vl._prepare(tok, REQUESTS, [""], "Facts about {}:"), vl.pad_id(tok), torch.device("cpu"))
     n = len(REQUESTS)
     tail = b.ids[n:]
     assert tok.decode(tail[0][tail[0] != vl.pad_id(tok)]).endswith(":")

@@ -126,11 +126,6 @@ def _chunks(prepared: list[_Prepared], s: ValueSettings) -> list[list[_Prepared]
     return chunks
 
 
-def _build(tokenizer, requests: list[EditRequest], prefixes, essence_template: str, device: torch.device) -> _Batch:
-    """The batch of ``requests`` (tokenised here)."""
-    return _assemble(_prepare(tokenizer, requests, prefixes, essence_template), pad_id(tokenizer), device)
-
-
 def _assemble(prepared: list[_Prepared], pid: int, device: torch.device) -> _Batch:
     """One batch of tokenised requests: rows aligned at the subject's last token."""
     rewrites: list[tuple[int, Tokenised]] = []
