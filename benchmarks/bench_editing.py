@@ -7,7 +7,9 @@
 * memit50 (``--memit50 smollm2-135m``): MEMIT with the shipped config on the first 50 facts of the
   model's fact set in one batch, statistics precomputed (as EasyEdit's 507 s was measured); wall and
   CPU seconds, where the time goes (context prefixes, value optimisation, keys and solves), and
-  efficacy / paraphrase / neighbours kept. Also the cold time of 100k-token statistics, corpus included.
+  efficacy / paraphrase / neighbours kept, the neighbours kept by kind (about an edited subject / an edited
+  template with another subject, relation or subject first / unrelated) and efficacy by shared subject, with Wilson intervals
+  (:mod:`stylekg.evaluation.locality_kinds`). Also the cold time of 100k-token statistics, corpus included.
 * rome: seconds for one ROME edit (statistics precomputed).
 * memit: seconds for 10 / 100 / 1000 edits on tiny-gpt2 (10 / 100 on SmolLM2 with --smollm); the
   value optimisation uses a fixed number of steps so times compare across sizes.
@@ -121,6 +123,7 @@ def bench_memit50(name: str) -> dict:
     from stylekg.editing.requests_io import read_requests
     from stylekg.editing.stats import key_second_moments
     from stylekg.evaluation.counterfact import evaluate
+    from stylekg.evaluation.locality_kinds import efficacy_by_subject, locality_by_kind
 
     lm = load_model(name, device=ARGS.device)
     _, hp = load_method("memit", name)
@@ -133,8 +136,9 @@ def bench_memit50(name: str) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     result = memit.apply(lm.model, lm.tokenizer, requests, hp, EditContext(stats=stats))
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    after = evaluate(lm, requests, baseline=before).summary
+    report = evaluate(lm, requests, baseline=before)
     result.restore()
+    after = report.summary
     out = {
         "model": name, "edits": len(requests), "edit_wall_s": wall, "edit_cpu_s": cpu,
         "where": result.info.get("timings"), "stats_100k_cold_wall_s": stats_wall, "stats_100k_cold_cpu_s": stats_cpu,
@@ -142,6 +146,8 @@ def bench_memit50(name: str) -> dict:
         "efficacy_generation": after.efficacy_generation, "paraphrase_score": after.paraphrase_score,
         "paraphrase_generation": after.paraphrase_generation, "neighbours_kept": after.neighbours_kept,
         "neighborhood_score": after.neighborhood_score,
+        "neighbours_kept_by_kind": {k: v.as_dict() for k, v in locality_by_kind(requests, before, report).items()},
+        "efficacy_by_subject": {k: v.as_dict() for k, v in efficacy_by_subject(requests, report).items()},
     }
     print(json.dumps(out), flush=True)
     return out

@@ -197,6 +197,24 @@ def _contains(text: str, target: str) -> bool:
     return target.strip().lower() in text.lower()
 
 
+def _own_answers(records: Sequence[PromptRecord]) -> list[tuple[PromptRecord, float, bool]]:
+    """Neighbour prompts with their own answer's NLL and top-1 status: :class:`Neighbour` prompts (group
+    ``locality``) and plain neighbourhood prompts (whose answer is ``target_true``)."""
+    out = [(r, r.nll_own, r.own_top1) for r in records
+           if r.group == "locality" and r.nll_own is not None and r.own_top1 is not None]
+    out += [(r, r.nll_true, r.true_top1) for r in records
+            if r.group == "neighborhood" and r.nll_true is not None and r.true_top1 is not None]
+    return out  # type: ignore[return-value]
+
+
+def kept_neighbours(before: Sequence[PromptRecord], after: Sequence[PromptRecord]) -> list[tuple[PromptRecord, bool]]:
+    """Each neighbour prompt of one case (``after``: the edited model's records) and whether its own answer is
+    kept against the unedited model's records of the same case (``before``); prompts missing there are left out."""
+    earlier = {(r.group, r.prompt, r.target): r for r in before}
+    return [(r, _kept(earlier[(r.group, r.prompt, r.target)], n, t)) for r, n, t in _own_answers(after)
+            if (r.group, r.prompt, r.target) in earlier]
+
+
 def _kept(before: PromptRecord, nll: float, top1: bool) -> bool:
     """Own answer keeps its top-1 status and at least KEEP_RATIO of its probability."""
     b_nll = before.nll_own if before.nll_own is not None else before.nll_true
@@ -233,18 +251,12 @@ def _case(c: int, req: EditRequest, prompts: dict[str, list[str]], table: ScoreT
             hits = [float(_contains(r.generated, req.target_new)) for r in records
                     if r.group == group and r.generated is not None]
             metrics[name] = _mean(hits)
-    # neighbours' own answers: Neighbour objects, and plain neighbourhood prompts (whose answer is target_true)
-    answers = [(r, r.nll_own, r.own_top1) for r in records if r.group == "locality"]
-    answers += [(r, r.nll_true, r.true_top1) for r in records
-                if r.group == "neighborhood" and r.nll_true is not None and r.true_top1 is not None]
+    answers = _own_answers(records)
     if answers:
-        metrics["neighbours_own_top1"] = _mean([float(t) for _, _, t in answers])  # type: ignore[arg-type]
-        metrics["neighbours_own_prob"] = _mean([math.exp(-n) for _, n, _ in answers])  # type: ignore[operator]
+        metrics["neighbours_own_top1"] = _mean([float(t) for _, _, t in answers])
+        metrics["neighbours_own_prob"] = _mean([math.exp(-n) for _, n, _ in answers])
         if baseline is not None:
-            before = {(r.group, r.prompt, r.target): r for r in baseline.prompts}
-            kept = [float(_kept(before[(r.group, r.prompt, r.target)], n, t))  # type: ignore[arg-type]
-                    for r, n, t in answers if (r.group, r.prompt, r.target) in before]
-            metrics["neighbours_kept"] = _mean(kept)
+            metrics["neighbours_kept"] = _mean([float(k) for _, k in kept_neighbours(baseline.prompts, records)])
     rewrite = [r for r in records if r.group == "rewrite"]
     metrics["prob_new"] = _mean([math.exp(-r.nll_new) for r in rewrite if r.nll_new is not None])
     metrics["prob_true"] = _mean([math.exp(-r.nll_true) for r in rewrite if r.nll_true is not None])

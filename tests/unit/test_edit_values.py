@@ -121,3 +121,18 @@ def test_batches_are_bounded_in_positions_and_equal_one_batch(tiny) -> None:
     assert torch.allclose(one, split, atol=1e-5, rtol=1e-4)
     with pytest.raises(EditError, match="max_positions"):
         _settings(max_positions=0)
+
+
+def test_long_work_shows_progress(tiny, capsys, monkeypatch) -> None:
+    """A batch of many requests shows a bar over its steps, a split run one over its batches; one request none."""
+    model, tok = tiny.model, tiny.tokenizer
+    site = tiny.arch.site("mlp_out", 2)
+    monkeypatch.setattr(vl, "_STEP_BAR_FROM", 4)
+    many = [r.with_(case_id=f"{r.case_id}-{i}") for i in range(2) for r in REQUESTS]
+    vl.optimise_deltas(model, tok, many, site, PREFIXES, _settings(steps=3, stop_loss=0.0))
+    err = capsys.readouterr().err
+    assert f"values at {site} (4 requests)" in err and "step" in err
+    vl.optimise_deltas(model, tok, many, site, PREFIXES, _settings(steps=3, stop_loss=0.0, max_positions=250))
+    assert "values (4 requests)" in capsys.readouterr().err
+    vl.optimise_deltas(model, tok, REQUESTS[:1], site, PREFIXES, _settings(steps=3))
+    assert "values" not in capsys.readouterr().err

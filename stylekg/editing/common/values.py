@@ -42,6 +42,7 @@ from ...requests import EditRequest
 from .prompts import Tokenised, as_prefixes, essence_sequence, objective_target, pad_id, rewrite_sequence
 
 log = logging.getLogger(__name__)
+_STEP_BAR_FROM = 8  # requests in one batch from which its steps show a progress bar
 
 
 @dataclass(frozen=True)
@@ -328,45 +329,49 @@ def _optimise(model, pid: int, chunk: list[_Prepared], site: str, s: ValueSettin
         add[:, col] = delta[b.owner].to(hidden.dtype)
         return replace_output_tensor(out, hidden + add)
 
-    for it in range(s.steps):
-        active = ~done
-        with TraceDict(model, [site], edit_output=add_delta, retain_output=False):
-            scored, essence = _forward(model, b, cache)
-        idx = active.nonzero()[:, 0]
-        nll = _objective(scored, b, n)[idx]
-        edited = torch.log_softmax(essence, dim=-1)
-        kl = (edited.exp() * (edited - init_essence[idx])).sum(-1)  # KL(P_edited || P_orig), eq. 4
-        decay = s.weight_decay * delta[idx].norm(dim=1) / init_norm2[idx]  # reference: ||delta|| / ||v||^2
-        loss = nll + s.kl_factor * kl + decay
-        if not torch.isfinite(loss).all():
-            raise EditError(
-                f"value optimisation diverged (NaN/inf loss at step {it})",
-                hint="lower v_lr or check the request's targets",
-            )
-        with torch.no_grad():
-            last_nll[idx], last_loss[idx] = nll.detach(), loss.detach()
-            steps_taken[idx] = it
-            finished = idx[loss.detach() < s.stop_loss]
-        if it == s.steps - 1 or finished.numel() == idx.numel():
-            break
-        (grad,) = torch.autograd.grad(loss.sum(), [delta])
-        keep = delta.detach().clone()
-        delta.grad = grad
-        opt.step()
-        with torch.no_grad():
-            frozen = done.clone()
-            frozen[finished] = True
-            delta[frozen] = keep[frozen]  # finished requests do not move, whatever Adam's momentum
-            if not torch.isfinite(delta).all():
-                raise EditError(f"value optimisation produced NaN at step {it}", hint="lower v_lr")
-            norm = delta.norm(dim=1)
-            scale = torch.where(norm > max_norm, max_norm / norm.clamp_min(1e-12), torch.ones_like(norm))
-            delta.mul_(scale[:, None])
-        if finished.numel():  # finished requests' prompts leave the batch (and the cache)
-            done[finished] = True
-            b, rows = _subset(b, ~done)
-            if cache is not None:
-                cache.batch_select_indices(rows)
+    # a bar over the steps when one batch is long enough to wait for (the batches' own bar is above)
+    with tqdm(total=s.steps, desc=f"values at {site} ({n} requests)", unit="step", leave=False,
+              disable=n < _STEP_BAR_FROM) as bar:
+        for it in range(s.steps):
+            bar.update(1)
+            active = ~done
+            with TraceDict(model, [site], edit_output=add_delta, retain_output=False):
+                scored, essence = _forward(model, b, cache)
+            idx = active.nonzero()[:, 0]
+            nll = _objective(scored, b, n)[idx]
+            edited = torch.log_softmax(essence, dim=-1)
+            kl = (edited.exp() * (edited - init_essence[idx])).sum(-1)  # KL(P_edited || P_orig), eq. 4
+            decay = s.weight_decay * delta[idx].norm(dim=1) / init_norm2[idx]  # reference: ||delta|| / ||v||^2
+            loss = nll + s.kl_factor * kl + decay
+            if not torch.isfinite(loss).all():
+                raise EditError(
+                    f"value optimisation diverged (NaN/inf loss at step {it})",
+                    hint="lower v_lr or check the request's targets",
+                )
+            with torch.no_grad():
+                last_nll[idx], last_loss[idx] = nll.detach(), loss.detach()
+                steps_taken[idx] = it
+                finished = idx[loss.detach() < s.stop_loss]
+            if it == s.steps - 1 or finished.numel() == idx.numel():
+                break
+            (grad,) = torch.autograd.grad(loss.sum(), [delta])
+            keep = delta.detach().clone()
+            delta.grad = grad
+            opt.step()
+            with torch.no_grad():
+                frozen = done.clone()
+                frozen[finished] = True
+                delta[frozen] = keep[frozen]  # finished requests do not move, whatever Adam's momentum
+                if not torch.isfinite(delta).all():
+                    raise EditError(f"value optimisation produced NaN at step {it}", hint="lower v_lr")
+                norm = delta.norm(dim=1)
+                scale = torch.where(norm > max_norm, max_norm / norm.clamp_min(1e-12), torch.ones_like(norm))
+                delta.mul_(scale[:, None])
+            if finished.numel():  # finished requests' prompts leave the batch (and the cache)
+                done[finished] = True
+                b, rows = _subset(b, ~done)
+                if cache is not None:
+                    cache.batch_select_indices(rows)
     logs = [
         {"objective_before": float(a), "objective_after": float(o), "loss": float(lo), "delta_norm": float(dn),
          "steps": int(st)}
