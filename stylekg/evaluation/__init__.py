@@ -2,6 +2,7 @@
 
 - :func:`evaluate` / :func:`evaluate_requests`: efficacy, paraphrase, neighbourhood and alias
   scores/magnitudes, top-1 checks, fluency and consistency (ROME/MEMIT reference definitions);
+- :mod:`.locality_kinds`: a batch's kept neighbours by their overlap with it, efficacy by shared subject;
 - :func:`probe_presence` / :func:`probe_style`: which marker edges a model holds before an edit;
 - :mod:`.style_strength`: marker rate, a TF-IDF style classifier, an optional LLM judge;
 - :mod:`.probes`: aliases, misspellings and the Yoda (single-trait edit) protocol;
