@@ -40,8 +40,15 @@ def test_report_loads_offline_without_errors_and_the_graph_renders(tmp_path):
     assert "<h1>stylekg run run-2024-abc</h1>" in dom and '<iframe class="graph" src="graph.html"' in dom
     assert "data:image/png;base64," in dom and "Erasure is scored only on the edges the model holds" in dom
 
-    counts = colour_counts(screenshot(html_path, tmp_path))
-    assert len(counts) > 50, "screenshot is blank"
-    # the framed network drew the edited parent (efficacy 0.4) and its subclass Bombast (0.2) in their colours
-    for value in (0.4, 0.2):
-        assert counts.get(rgb(colour(value)), 0) > 30, f"no graph node drawn in {colour(value)} (efficacy {value})"
+    # the framed network drew the edited parent (efficacy 0.4) and its subclass Bombast (0.2) in their colours.
+    # Headless Chromium now and then captures the frame before the network's first paint (measured: 3 of 56 shots
+    # of this report blank, with 8 s or 30 s of virtual time; 0 of 30 of graph.html opened alone), so up to three
+    # shots: a graph that never draws fails all of them.
+    for _ in range(3):
+        counts = colour_counts(screenshot(html_path, tmp_path))
+        assert len(counts) > 50, "screenshot is blank"
+        drawn = {value: counts.get(rgb(colour(value)), 0) for value in (0.4, 0.2)}
+        if all(n > 30 for n in drawn.values()):
+            break
+    for value, n in drawn.items():
+        assert n > 30, f"no graph node drawn in {colour(value)} (efficacy {value}) in three screenshots"
