@@ -41,7 +41,7 @@ def test_report_loads_offline_without_errors_and_the_graph_renders(tmp_path):
     assert "data:image/png;base64," in dom and "Erasure is scored only on the edges the model holds" in dom
 
     # the framed network drew the edited parent (efficacy 0.4) and its subclass Bombast (0.2) in their colours.
-    # Headless Chromium now and then captures the frame before the network's first paint (measured: 3 of 56 shots
+    # Headless Chromium now and then captures the frame before the network's first paint (measured: 3 of 38 shots
     # of this report blank, with 8 s or 30 s of virtual time; 0 of 30 of graph.html opened alone), so up to three
     # shots: a graph that never draws fails all of them.
     for _ in range(3):
