@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..errors import EvaluationError
 from ..requests import EditRequest
 from .counterfact import kept_neighbours
 from .results import EvalReport
@@ -29,7 +30,7 @@ KINDS = ("edited subject", "edited template, relation first", "edited template, 
 
 @dataclass(frozen=True)
 class Share:
-    """``hits`` of ``n`` with a Wilson interval at ``confidence``."""
+    """``hits`` of ``n`` with its Wilson interval ``[low, high]``."""
 
     hits: int
     n: int
@@ -78,7 +79,8 @@ def locality_by_kind(requests: Sequence[EditRequest], before: EvalReport, after:
     ``before`` and ``after``: :func:`~.counterfact.evaluate` reports of the same ``requests`` on the unedited and
     the edited model (one case per request, in order)."""
     if not (len(requests) == len(before.cases) == len(after.cases)):
-        raise ValueError("locality_by_kind needs one case per request in both reports")
+        raise EvaluationError("locality_by_kind needs one case per request in both reports",
+                              hint="pass the evaluate() reports of exactly these requests, before and after the edit")
     flags: dict[str, list[bool]] = {k: [] for k in KINDS}
     for cb, ca in zip(before.cases, after.cases):
         for record, kept in kept_neighbours(cb.prompts, ca.prompts):

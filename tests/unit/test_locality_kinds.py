@@ -8,6 +8,7 @@ import pytest
 
 from stylekg.evaluation.counterfact import kept_neighbours
 from stylekg.evaluation.locality_kinds import efficacy_by_subject, locality_by_kind, neighbour_kind, share
+from stylekg.errors import EvaluationError
 from stylekg.evaluation.results import CaseMetrics, EditMetrics, EvalReport, PromptRecord
 from stylekg.requests import EditRequest
 
@@ -74,5 +75,5 @@ def test_locality_by_kind_counts_each_neighbour_once_with_the_evaluate_rule() ->
         "edited subject": (0, 1), "edited template, relation first": (1, 2), "unrelated": (1, 1)}
     by_subject = efficacy_by_subject(REQUESTS, after)
     assert {k: (s.hits, s.n) for k, s in by_subject.items()} == {"shared subject": (1, 2), "own subject": (1, 1)}
-    with pytest.raises(ValueError, match="one case per request"):
+    with pytest.raises(EvaluationError, match="one case per request"):
         locality_by_kind(REQUESTS[:2], before, after)
