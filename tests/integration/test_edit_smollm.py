@@ -108,7 +108,10 @@ def test_alphaedit_shipped_config_edits_within_its_null_space(smollm, facts, sta
     _, hp = load_method("alphaedit", "smollm2-135m")
     corpus = local_corpus()
     if corpus is None:
-        pytest.skip("no local statistics corpus (apt-get install wordnet-base fortunes)")
+        from tests.store_fixtures import require_or_skip
+
+        require_or_skip("no local statistics corpus (apt-get install wordnet-base fortunes; make test installs both)",
+                        "STYLEKG_REQUIRE_CORPUS")
     packed = pack_windows(smollm.tokenizer, corpus.texts, hp.stats_samples + 3000, 256)
     windows = [w for w in packed if len(w) == 256][-8:]  # text after the statistics' 100k tokens
     sites = {layer: smollm.arch.site("mlp_out", layer) for layer in hp.layers}
