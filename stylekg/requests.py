@@ -36,10 +36,81 @@ class Neighbour:
 
 
 class RequestKind(str, Enum):
+    """What an edit does to an edge: the one spelling of the edit modes (``--erase``, ``mode = "erase"``...)."""
+
     REPLACE = "replace"  # change the object of an edge
     INSERT = "insert"  # give the subject a new object (e.g. a new marker)
     ERASE = "erase"  # move the object to its neutral counterpart, or just lower it
     RELATION = "relation"  # same subject and object, a new relation template
+
+
+class Propagation(str, Enum):
+    """How an edit of an abstract parent reaches its subclasses: the one spelling of ``--propagate``."""
+
+    NONE = "none"  # only the node's own requests
+    EXPLICIT = "explicit"  # the parent's requests plus a copy for every inheriting subclass, edited together
+    IMPLICIT = "implicit"  # the parent's requests only; the subclasses' copies are measured, not applied
+
+
+class PreservedKind(str, Enum):
+    """Why a prompt is in an edit's preserved set (what the graph, or the model's probed facts, say must stay)."""
+
+    SUBJECT_FACT = "subject_fact"  # another fact of an edited subject (another relation)
+    TEMPLATE = "template"  # another subject under an edited relation template
+    STYLE_MARKER = "style_marker"  # another style's marker, after its own prompt
+    NEUTRAL_FORM = "neutral_form"  # a neutral (plain) form, after the prompt that leads to it
+    PLAIN_ANSWER = "plain_answer"  # the model's own plain answer to a train prompt
+
+
+@dataclass(frozen=True)
+class Preserved:
+    """A prompt whose own answer an edit must keep: after the edit, ``target`` must still follow ``prompt``.
+
+    ``prompt`` is the full text. ``subject`` names the span whose last token holds the key (as a request's
+    subject does), when there is one; ``source`` says where the item came from (a graph edge id, a probe file),
+    so a reader can check that the preserved set never came from judged data.
+    """
+
+    prompt: str
+    target: str
+    kind: PreservedKind
+    subject: str | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prompt, str) or not self.prompt.strip():
+            raise EditError(f"a preserved prompt must be a non-empty string, got {self.prompt!r}")
+        if not isinstance(self.target, str) or not self.target.strip():
+            raise EditError(f"preserved prompt {self.prompt!r} needs a non-empty target, got {self.target!r}")
+        if self.subject is not None and self.subject not in self.prompt:
+            raise EditError(f"preserved prompt {self.prompt!r} does not contain its subject {self.subject!r}")
+
+    def as_request(self) -> EditRequest | None:
+        """The item as a request whose ``target_true`` is the answer to keep (subject's first occurrence as
+        ``{}``), so key and value code built for requests reads it; None when it names no subject."""
+        if self.subject is None:
+            return None
+        before, _, after = self.prompt.partition(self.subject)
+        if "{" in before + after or "}" in before + after:
+            return None
+        return EditRequest(prompt=before + "{}" + after, subject=self.subject, target_new=None,
+                           target_true=self.target, kind=RequestKind.REPLACE, case_id=f"preserved:{self.source}")
+
+    def to_json(self) -> dict[str, str]:
+        out = {"prompt": self.prompt, "target": self.target.strip(), "kind": self.kind.value, "source": self.source}
+        if self.subject is not None:
+            out["subject"] = self.subject
+        return out
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> "Preserved":
+        try:
+            return cls(item["prompt"], _spaced(item["target"]) or "", PreservedKind(item["kind"]),
+                       item.get("subject"), str(item.get("source", "")))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise EditError(f"a preserved item needs prompt, target and a known kind ({exc})",
+                            hint='write {"prompt": "The capital of Spain is", "target": "Madrid", '
+                                 '"kind": "template"}') from None
 
 
 @dataclass(frozen=True)
@@ -54,6 +125,7 @@ class EditRequest:
     paraphrase_prompts: tuple[str, ...] = ()  # full prompts (subject already filled in)
     neighborhood_prompts: tuple[str | Neighbour, ...] = ()  # strings keep target_true; a Neighbour keeps its own target
     alias_prompts: tuple[str, ...] = ()  # the subject's aliases/misspellings: should follow the edit
+    subject_id: str | None = field(default=None, compare=False)  # the graph node the subject names, if any
     meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:

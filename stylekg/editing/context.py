@@ -2,8 +2,10 @@
 
 Every method is ``apply(model, tokenizer, requests, hparams, context) -> EditResult``. ``context`` carries
 what some methods need and others ignore: key statistics (ROME, MEMIT, AlphaEdit), a statistics corpus, the
-style's material (fine-tuning, steering) and AlphaEdit's key cache for sequential edits. The caller builds it;
-a method reads the fields it needs and says clearly when one it needs is missing.
+style's material (fine-tuning, steering), AlphaEdit's key cache for sequential edits, and the *preserved set*:
+prompts with their own answers that the edit must keep (built from the graph or the model's probed facts by
+the planner, never from judged data). An empty preserved set gives the plain reference method. The caller
+builds the context; a method reads the fields it needs and says clearly when one it needs is missing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import torch
 
 from ..material import StyleMaterial
+from ..requests import Preserved
 
 
 @dataclass
@@ -25,3 +28,4 @@ class EditContext:
     corpus: Sequence[str] | None = None  # local text files for the key statistics (default: generated text)
     material: StyleMaterial | None = None  # the style's markers, texts and persona prompts
     key_cache: Any = None  # AlphaEdit's KeyCache: earlier edits' keys, for sequential editing
+    preserved: tuple[Preserved, ...] = ()  # what the edit must keep (graph-guarded editing); () = plain method
