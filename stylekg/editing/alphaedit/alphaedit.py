@@ -4,6 +4,10 @@ Same value targets and layer spreading as MEMIT (:func:`stylekg.editing.memit.sp
 per-layer solve is :func:`alphaedit_update`. Sequential editing: pass the same :class:`KeyCache`
 to successive ``apply`` calls as ``EditContext(key_cache=...)``; the keys of earlier edits
 (K_p K_p^T) enter later solves so later edits do not undo earlier ones. Preserved knowledge K0 is the key statistics of the corpus.
+
+Graph-guarded (``context.preserved`` non-empty, :mod:`stylekg.editing.common.guard`): values as MEMIT's guard;
+the key-side preserved prompts' keys are removed from the null space exactly (:func:`exclude_keys`): the
+update leaves W k_p unchanged for every one of them. An empty preserved set is the reference method.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from ...errors import EditError
 from ...lm.architectures import architecture_of
 from ...requests import EditRequest
 from ..common import check_layers, context_prefixes, validate_requests
+from ..common.guard import exclude_keys, plan_guard
 from ..context import EditContext
 from ..memit.memit import load_stats, spread_edits
 from ..result import EditResult
@@ -51,6 +56,7 @@ def apply(
     stats = context.stats if context is not None else None
     corpus = context.corpus if context is not None else None
     cache = context.key_cache if context is not None else None
+    preserved = context.preserved if context is not None else ()
     if cache is None:
         cache = KeyCache()
     elif not isinstance(cache, KeyCache):
@@ -60,6 +66,7 @@ def apply(
     layers = sorted(hparams.layers)
     check_layers(model, arch, layers)
     validate_requests(tokenizer, requests, hparams.essence_template)
+    guard = plan_guard(tokenizer, list(requests), preserved, share_values=hparams.guard_share_values)
     result = EditResult(method="alphaedit", requests=list(requests), model=model)
     started = time.perf_counter()
     added: dict[int, torch.Tensor] = {}
@@ -81,9 +88,11 @@ def apply(
                 cache.spaces[layer] = space
         prefixes = context_prefixes(model, tokenizer, hparams.context_templates)
 
-        def solve(layer: int, keys: torch.Tensor, resid: torch.Tensor) -> torch.Tensor:
+        def solve(layer: int, keys: torch.Tensor, resid: torch.Tensor, preserved_keys: torch.Tensor | None) -> torch.Tensor:
             space = cache.spaces[layer]
             p = space.projection.to(keys.device)
+            if preserved_keys is not None:
+                p = exclude_keys(p, preserved_keys, max_rank=hparams.guard_max_rank)
             previous = cache.previous.get(layer)
             if previous is None:
                 previous = torch.zeros_like(p)
@@ -91,7 +100,8 @@ def apply(
             return alphaedit_update(keys, resid, p, previous.to(keys.device), hparams.l2)
 
         logs = spread_edits(model, tokenizer, arch, requests, layers, prefixes, hparams.value_settings(), result, solve,
-                            keys_by_context_type=hparams.keys_by_context_type)
+                            keys_by_context_type=hparams.keys_by_context_type, guard=guard,
+                            value_weight=hparams.guard_value_weight)
         for layer, kk in added.items():  # only once every layer succeeded
             cache.previous[layer] = cache.previous.get(layer, torch.zeros_like(kk)) + kk
         cache.edits += len(requests)
@@ -99,6 +109,7 @@ def apply(
             layers=layers,
             values=logs,
             null_space={layer: cache.spaces[layer].kept for layer in layers},
+            guard=guard.info if guard.active else None,
             seconds=time.perf_counter() - started,
         )
     except BaseException:

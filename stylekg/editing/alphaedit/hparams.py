@@ -15,3 +15,6 @@ class AlphaEditHparams(BatchedValueHparams):
     nullspace_threshold: float = 2e-2  # absolute mode: eigen-directions of E[k0 k0^T] below this (reference: 2e-2)
     nullspace_energy: float = 0.99  # energy mode: null space holds at most (1 - energy) of the spectrum
     l2: float = 10.0  # the identity weight of the update's inverse (the paper's "+ I" term, scaled)
+    # graph guard: the preserved keys' directions removed from the null space, at most this many (their
+    # principal directions: a large preserved set would otherwise leave no room for the edit)
+    guard_max_rank: int = 256

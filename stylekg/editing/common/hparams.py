@@ -49,6 +49,10 @@ class BatchedValueHparams(ValueHparams):
     context_templates: tuple[tuple[int, int], ...] = ((10, 5),)
     keys_by_context_type: bool = True
     batch_requests: int = 64  # requests whose values are optimised together
+    # Graph guard (used only when the edit context carries a preserved set; none = the reference method):
+    guard_key_weight: float = 10.0  # MEMIT: weight of each preserved key in eq. 14 (AlphaEdit projects exactly)
+    guard_value_weight: float = 1.0  # weight of a unit's preserved prompts' NLL beside its edits' NLL
+    guard_share_values: bool = True  # requests sharing a key share one value (MEMIT-Merge)
 
     def value_settings(self) -> ValueSettings:
         return replace(super().value_settings(), batch_requests=self.batch_requests)

@@ -66,6 +66,20 @@ def compute_keys(
     return out
 
 
+@torch.no_grad()
+def position_keys(model: torch.nn.Module, tokenizer, site: str, texts: list[str], batch_size: int = 32) -> torch.Tensor:
+    """The input of ``site`` at every token of every text (unprefixed): (total tokens, d_in) float32."""
+    device = next(model.parameters()).device
+    out: list[torch.Tensor] = []
+    for start in range(0, len(texts), batch_size):
+        seqs = [tokenizer(t)["input_ids"] for t in texts[start : start + batch_size]]
+        ids, mask = pad_batch(seqs, pad_id(tokenizer), device)
+        with TraceDict(model, [site], retain_input=True, stop=True) as traces:
+            model(input_ids=ids, attention_mask=mask)
+        out.append(traces[site].input[mask.bool()].float())
+    return torch.cat(out)
+
+
 def current_outputs(
     model: torch.nn.Module, tokenizer, site: str, requests: list[EditRequest]
 ) -> torch.Tensor:

@@ -15,6 +15,11 @@ whatever Adam's momentum; its prompts leave the batch), and no update follows th
 so the logged objective is that of the returned delta. An erase request without a new object uses
 the unlikelihood term -log(1 - p(target_true)) instead of the NLL.
 
+A *unit* (:mod:`stylekg.editing.common.guard`) groups requests that share one key, with preserved prompts of
+the same key: they share one delta, whose NLL term is the mean over the unit's edits plus ``value_weight``
+times the mean NLL of the preserved prompts' own answers. Without units each request is its own unit and the
+computation is exactly the reference's.
+
 The requests' objectives are separable and Adam is per-coordinate, so requests are optimised
 together in batches (at most ``batch_requests`` requests and ``max_positions`` padded positions: long
 prompts or targets, e.g. a style's occurrences in chat, are split into more batches, which bounds the
@@ -85,15 +90,20 @@ class _Batch:
     n_rewrite: int  # rows [0, n_rewrite) are rewrite sequences, then one essence row per request
     essence_rows: torch.Tensor  # (n_requests,)
     first_rows: torch.Tensor  # (n_requests,) each request's unprefixed rewrite sequence
+    seq_weight: torch.Tensor | None = None  # (n_rewrite,) units only: each rewrite sequence's weight
+    req_norm: torch.Tensor | None = None  # (n_requests,) units only: what each request's weighted sum is divided by
 
 
 class _Prepared(NamedTuple):
-    """One request, tokenised once: a rewrite sequence per prefix, the essence sequence, unlikelihood?"""
+    """One request (or unit), tokenised once: a rewrite sequence per prefix (per member), the essence sequence,
+    unlikelihood?, and for a unit the weight of each rewrite sequence and their normaliser."""
 
     request: EditRequest
     rewrites: list[Tokenised]
     essence: Tokenised
     unlikely: bool
+    weights: tuple[float, ...] | None = None
+    norm: float = 1.0
 
 
 def _prepare(tokenizer, requests: list[EditRequest], prefixes, essence_template: str) -> list[_Prepared]:
@@ -102,6 +112,30 @@ def _prepare(tokenizer, requests: list[EditRequest], prefixes, essence_template:
         target, unlikely = objective_target(tokenizer, request)
         rewrites = [rewrite_sequence(tokenizer, request, p, target) for p in prefixes]
         out.append(_Prepared(request, rewrites, essence_sequence(tokenizer, request, essence_template), unlikely))
+    return out
+
+
+def _prepare_units(tokenizer, requests: list[EditRequest], units, prefixes, essence_template: str,
+                   value_weight: float) -> list[_Prepared]:
+    """One item per unit: every edit's rewrite sequences weighted 1/(edits x prefixes), every preserved
+    prompt's weighted value_weight/(kept x prefixes), normalised by the edits' total weight (1)."""
+    out = []
+    for unit in units:
+        edits = [requests[i] for i in unit.edits]
+        first = edits[0]
+        _, unlikely = objective_target(tokenizer, first)
+        rewrites: list[Tokenised] = []
+        weights: list[float] = []
+        for request in edits:
+            target, _ = objective_target(tokenizer, request)
+            rewrites += [rewrite_sequence(tokenizer, request, p, target) for p in prefixes]
+            weights += [1.0 / (len(edits) * len(prefixes))] * len(prefixes)
+        for keep in unit.retain:
+            target, _ = objective_target(tokenizer, keep)
+            rewrites += [rewrite_sequence(tokenizer, keep, p, target) for p in prefixes]
+            weights += [value_weight / (len(unit.retain) * len(prefixes))] * len(prefixes)
+        out.append(_Prepared(first, rewrites, essence_sequence(tokenizer, first, essence_template), unlikely,
+                             tuple(weights), 1.0))
     return out
 
 
@@ -131,9 +165,12 @@ def _assemble(prepared: list[_Prepared], pid: int, device: torch.device) -> _Bat
     """One batch of tokenised requests: rows aligned at the subject's last token."""
     rewrites: list[tuple[int, Tokenised]] = []
     essences: list[tuple[int, Tokenised]] = []
-    unlikely, first = [], []
+    unlikely, first, weights, norms = [], [], [], []
+    weighted = any(item.weights is not None for item in prepared)
     for i, item in enumerate(prepared):
         unlikely.append(item.unlikely)
+        weights += list(item.weights) if item.weights is not None else [1.0] * len(item.rewrites)
+        norms.append(item.norm if item.weights is not None else float(len(item.rewrites)))
         first.append(len(rewrites))  # the first prefix is "" (type 0)
         rewrites += [(i, t) for t in item.rewrites]
         essences.append((i, item.essence))
@@ -166,6 +203,8 @@ def _assemble(prepared: list[_Prepared], pid: int, device: torch.device) -> _Bat
         score_tokens=as_long([s[2] for s in score]),
         unlikely=torch.tensor(unlikely, device=device),
         n_rewrite=n_rw, essence_rows=as_long(list(range(n_rw, len(seqs)))), first_rows=as_long(first),
+        seq_weight=torch.tensor(weights, device=device) if weighted else None,
+        req_norm=torch.tensor(norms, device=device) if weighted else None,
     )
 
 
@@ -187,6 +226,7 @@ def _subset(b: _Batch, keep: torch.Tensor) -> tuple[_Batch, torch.Tensor]:
         score_tokens=b.score_tokens[scored], unlikely=b.unlikely,
         n_rewrite=int(rewrite_rows.shape[0]),
         essence_rows=remap(b.essence_rows), first_rows=remap(b.first_rows),
+        seq_weight=None if b.seq_weight is None else b.seq_weight[rewrite_rows], req_norm=b.req_norm,
     )
     return sub, rows
 
@@ -263,6 +303,9 @@ def _objective(scored: torch.Tensor, b: _Batch, n: int) -> torch.Tensor:
     seq_cnt = torch.zeros(n_rw, device=device).index_add(0, b.score_rows, torch.ones_like(per_token))
     seq_mean = seq_sum / seq_cnt.clamp_min(1)
     owners = b.owner[:n_rw]
+    if b.seq_weight is not None and b.req_norm is not None:  # a unit: weighted edits and preserved prompts
+        req_sum = torch.zeros(n, device=device).index_add(0, owners, seq_mean * b.seq_weight)
+        return req_sum / b.req_norm
     req_sum = torch.zeros(n, device=device).index_add(0, owners, seq_mean)
     req_cnt = torch.zeros(n, device=device).index_add(0, owners, torch.ones_like(seq_mean))
     return req_sum / req_cnt.clamp_min(1)
@@ -275,11 +318,19 @@ def optimise_deltas(
     site: str,
     prefixes,
     settings: ValueSettings,
+    units=None,
+    value_weight: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, list[dict[str, float]]]:
-    """(deltas, original outputs v, per-request log) at ``site``; both tensors (n, d) float32."""
+    """(deltas, original outputs v, per-request log) at ``site``; both tensors (n, d) float32.
+
+    With ``units`` (:class:`stylekg.editing.common.guard.Unit`), one delta per unit instead: (n_units, d)."""
     prefixes = list(as_prefixes(prefixes))
     deltas, inits, logs = [], [], []
-    chunks = _chunks(_prepare(tokenizer, list(requests), prefixes, settings.essence_template), settings)
+    if units is None:
+        prepared = _prepare(tokenizer, list(requests), prefixes, settings.essence_template)
+    else:
+        prepared = _prepare_units(tokenizer, list(requests), units, prefixes, settings.essence_template, value_weight)
+    chunks = _chunks(prepared, settings)
     for chunk in tqdm(chunks, desc=f"values ({len(requests)} requests)", unit="batch", leave=False,
                       disable=len(chunks) < 2):
         d, v, lg = _optimise_chunk(model, pad_id(tokenizer), chunk, site, settings)
