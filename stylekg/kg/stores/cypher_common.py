@@ -29,6 +29,10 @@ def _e(etype: EdgeType) -> str:
 def get_meta(name: str) -> Q:
     return f"MATCH (m:{StoreLabel.META.value}) WHERE m.name = $name RETURN m.value AS value", {"name": name}
 
+def list_meta() -> Q:
+    """Every ``StyleKGMeta`` row (stylekg's own metadata, which no ``--write`` query may change)."""
+    return f"MATCH (m:{StoreLabel.META.value}) RETURN m.name AS name, m.value AS value ORDER BY name", {}
+
 def set_meta(name: str, value: str) -> Q:
     return f"MERGE (m:{StoreLabel.META.value} {{name: $name}}) SET m.value = $value", {"name": name, "value": value}
 
@@ -391,7 +395,7 @@ class Dialect:
 
 __all__ = [
     "Q", "Dialect", "SUBCLASS_METRICS",
-    "get_meta", "set_meta", "upsert_graph", "node_keys", "edge_keys", "create_nodes", "update_nodes", "create_edges",
+    "get_meta", "list_meta", "set_meta", "upsert_graph", "node_keys", "edge_keys", "create_nodes", "update_nodes", "create_edges",
     "update_edges", "delete_nodes_by_key", "delete_edges_by_key", "get_graph", "graph_nodes", "graph_edges",
     "neighbourhood", "list_graphs", "list_graph_heads", "count_nodes", "count_edges", "stray_nodes", "stray_edges",
     "count_run_links", "delete_runs", "delete_nodes", "delete_graph", "create_run", "find_nodes",

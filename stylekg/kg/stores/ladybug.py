@@ -23,6 +23,7 @@ import ladybug
 from ...errors import StoreError
 from . import cypher_ladybug
 from .base import SCHEMA_VERSION, GraphStore, Tx
+from .readonly import StatementKind, ladybug_kind, ladybug_operators
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,17 @@ class LadybugStore(GraphStore):
             raise StoreError(f"LadybugDB query failed: {exc}") from None
         finally:
             self._rollback()
+
+    def _statement_kind(self, cypher: str, params: dict[str, Any], write: bool) -> tuple[StatementKind, str]:
+        """LadybugDB's physical plan (``EXPLAIN``, planned, never run): its operators decide the kind. The Python
+        binding exposes no statement type (the C++ ``PreparedStatement::getStatementType`` is not bound)."""
+        try:
+            rows = self._exec("EXPLAIN " + cypher, params)
+        except RuntimeError as exc:
+            raise StoreError(f"LadybugDB query failed: {exc}") from None
+        plan = "\n".join(str(v) for row in rows for v in row.values())
+        kind, operators = ladybug_kind(ladybug_operators(plan))
+        return kind, ", ".join(operators)
 
     def _plain_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{k: _plain(v) for k, v in row.items()} for row in rows]
