@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,9 +24,20 @@ StoreOpt = Annotated[
 ]
 
 
+def _finite(obj: Any) -> Any:
+    """``obj`` with every NaN or infinity as ``None``: JSON has no such numbers (a bare ``NaN`` is not JSON)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def emit_json(obj: Any) -> None:
-    """Write JSON to stdout (no rich markup, so scripts can parse it)."""
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+    """Write JSON to stdout (no rich markup, so scripts can parse it; NaN and infinity as ``null``)."""
+    sys.stdout.write(json.dumps(_finite(obj), indent=2, default=str, allow_nan=False) + "\n")
     sys.stdout.flush()
 
 

@@ -260,7 +260,8 @@ class GraphStore(ABC):
             if merging:  # merge the header: keep what the incoming graph does not say
                 properties = {**loads(head[0]["properties"]), **properties}
                 description = description or head[0]["description"] or ""
-            tx(*cy.upsert_graph(target, description, dumps(properties), now_iso()))
+            tx(*cy.upsert_graph(target, description, dumps(properties, f"the properties of graph {target!r}"),
+                                now_iso()))
             for label, (new, old, _) in node_plan.items():
                 for batch in chunks(new):
                     tx(*cy.create_nodes(label, batch))
