@@ -186,10 +186,12 @@ class GraphStore(ABC):
             meta = tx(*self.cypher.list_meta())
             rows = tx(cypher, params)
             broken = new_problems(before, store_problems(tx, self.cypher))
-            if tx(*self.cypher.list_meta()) != meta:
-                broken.append(f"it changed stylekg's own metadata ({StoreLabel.META.value}, the schema version)")
             if broken:
                 refuse("the --write query", broken)
+            if tx(*self.cypher.list_meta()) != meta:
+                refuse("the --write query", [f"it changed stylekg's own metadata ({StoreLabel.META.value}: the "
+                                             "schema version)"], hint="stylekg keeps StyleKGMeta itself; change "
+                                                                      "graphs, nodes, edges and runs only")
             return rows
 
         return self._plain_rows(self._guard("running a --write query", work))
@@ -333,6 +335,18 @@ class GraphStore(ABC):
                 edges[r["graph"]] += int(r["n"])
         return [{"name": r["name"], "description": r["description"], "nodes": nodes[r["name"]],
                  "edges": edges[r["name"]], "runs": r["runs"], "updated": r["updated"]} for r in rows]
+
+    def walk_bound(self, graph: str) -> int:
+        """A hop bound no ``SUBCLASS_OF`` walk in ``graph`` can exceed: its number of ``SUBCLASS_OF`` edges (the
+        hierarchy is acyclic, so a walk uses each edge at most once). Named queries pass it instead of a fixed
+        :data:`MAX_DEPTH`, so "any depth" holds however deep the hierarchy is."""
+        bound = max([1, *(int(r["n"]) for r in self._read(*self.cypher.count_edges(EdgeType.SUBCLASS_OF))
+                          if r["graph"] == graph)])
+        self._allow_walks(bound)
+        return bound
+
+    def _allow_walks(self, hops: int) -> None:
+        """Let variable-length walks of up to ``hops`` run (a store whose database caps them raises its cap)."""
 
     def delete_graph(self, name: str) -> bool:
         """Delete a graph, its nodes and edges and its runs. Returns whether it existed."""

@@ -240,8 +240,9 @@ def reject_unsafe(cypher: str, *, write: bool = False) -> None:
     found = problems(cypher, write=write)
     if not found:
         return
-    what = ", ".join(found)
-    if write:
+    never = problems(cypher, write=True)  # what --write would not allow either
+    what = ", ".join(never or found)
+    if write or never:
         raise StoreError(f"query uses {what}, which stylekg never runs",
                          hint="a --write statement runs inside stylekg's own transaction, validated before it commits")
     raise StoreError(
