@@ -240,15 +240,15 @@ def reject_unsafe(cypher: str, *, write: bool = False) -> None:
     found = problems(cypher, write=write)
     if not found:
         return
-    never = problems(cypher, write=True)  # what --write would not allow either
-    what = ", ".join(never or found)
-    if write or never:
+    what = ", ".join(found)
+    if write:
         raise StoreError(f"query uses {what}, which stylekg never runs",
                          hint="a --write statement runs inside stylekg's own transaction, validated before it commits")
+    never = problems(cypher, write=True)  # what --write does not allow either
     raise StoreError(
         f"query uses {what}, but queries are read-only by default and never reach files, settings or procedures",
-        hint="add --write to change the store; allowed procedures: "
-             + ", ".join(sorted(ALLOWED_PROCEDURES)),
+        hint=(f"{', '.join(never)}: refused even with --write, which accepts data changes only" if never else
+              "add --write to change the store; allowed procedures: " + ", ".join(sorted(ALLOWED_PROCEDURES))),
     )
 
 
