@@ -264,7 +264,7 @@ class StatementKind(str, Enum):
 
 
 NEO4J_KINDS = {"r": StatementKind.READ, "rw": StatementKind.WRITE, "w": StatementKind.WRITE,
-               "s": StatementKind.SCHEMA, "sw": StatementKind.SCHEMA}
+               "s": StatementKind.SCHEMA}
 """Neo4j's ``ResultSummary.query_type`` (from ``EXPLAIN``) → kind; an unknown type is ``OTHER``."""
 
 LADYBUG_READ_OPERATORS = frozenset({
