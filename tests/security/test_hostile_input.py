@@ -48,6 +48,10 @@ def saved(tmp_path: Path) -> Path:
     return path
 
 
+def store_kind_of(store) -> str:
+    return "ladybug" if type(store).__name__ == "LadybugStore" else "neo4j"
+
+
 # ---- 1. the read-only guard ----------------------------------------------------------------------------------
 
 def test_1_update_extension_is_refused_and_fetches_nothing(saved, tmp_path, monkeypatch):
@@ -71,10 +75,6 @@ def test_1_the_database_classifies_each_statement(store):
     assert kind(ddl, {}, True)[0] is StatementKind.SCHEMA
     with pytest.raises(StoreError, match="read-only"):  # a write the keyword list cannot see is still refused
         store.query("MATCH (s:Style) SET s.description = $d", {"d": "x"})
-
-
-def store_kind_of(store) -> str:
-    return "ladybug" if type(store).__name__ == "LadybugStore" else "neo4j"
 
 
 def test_1_one_statement_per_query(saved):
