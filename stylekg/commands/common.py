@@ -88,6 +88,16 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def echo_data(text: str, *, terminal: bool | None = None) -> None:
+    """Write a data format (JSON, Turtle, GraphML) to stdout: exact into a pipe or a file, with control characters
+    shown as escapes on a terminal (``terminal``: default, whether stdout is one). Turtle keeps an ESC in a name
+    as a raw byte, and JSON a C1 control such as ``\\x9b``."""
+    if console.is_terminal if terminal is None else terminal:
+        text = printable(text)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 def esc(value: Any) -> str:
     """``value`` as text rich prints literally: names from users, graph files and LLMs are data, never markup and
     never terminal control sequences."""

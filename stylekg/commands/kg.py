@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from .common import JsonOpt, StoreOpt, console, emit_json
+from .common import JsonOpt, StoreOpt, console, echo_data, emit_json
 from .common import esc as escape  # control characters and rich markup: names from files and LLMs are data
 
 kg_app = typer.Typer(help="Style graphs: library, show, decompose, auto, export, import.", no_args_is_help=True)
@@ -129,9 +129,9 @@ def _emit_graph(graph, fmt: str, focus: str | None = None) -> None:
 
         with tempfile.TemporaryDirectory() as tmp:
             path = save_graph(graph, Path(tmp) / "graph.graphml")
-            typer.echo(path.read_text(encoding="utf-8"), nl=False)
+            echo_data(path.read_text(encoding="utf-8"))
     elif fmt in ("json", "turtle", "jsonld"):
-        typer.echo(dumps(graph, fmt), nl=False)
+        echo_data(dumps(graph, fmt))
     else:
         raise GraphError(f"unknown format {fmt!r}", hint="use tree, json, turtle, jsonld or graphml")
 

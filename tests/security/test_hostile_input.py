@@ -117,6 +117,21 @@ def test_2_the_console_escapes_control_characters_on_a_real_terminal():
     assert printable("a\tb\nc\u202ed") == "a\tb\nc\\u202ed"
 
 
+def test_2_graph_formats_are_exact_in_a_file_and_escaped_on_a_terminal(capsys):
+    from stylekg.commands.common import echo_data
+    from stylekg.kg.io import dumps
+
+    graph = StyleGraph("g")
+    graph.add_node(Node(NodeType.STYLE, EVIL))
+    turtle = dumps(graph, "turtle")
+    assert "\x1b" in turtle  # rdflib writes the control characters as they are
+    echo_data(turtle, terminal=False)
+    assert capsys.readouterr().out == turtle
+    echo_data(turtle, terminal=True)
+    shown = capsys.readouterr().out
+    assert "evil\\x1b]0;PWNED\\x07" in shown and not any(c in shown for c in CONTROL)
+
+
 def test_2_an_llm_parent_name_cannot_clear_the_screen(home):
     from stylekg.kg.llm.library_client import LibraryClient
 
