@@ -9,11 +9,10 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from . import __version__, commands
-from .commands.common import err_console
-from .errors import StyleKGError
+from .commands.common import PrintableFormatter, err_console, esc
+from .errors import StyleKGError, redact
 from .lm.errors import ModelError
 
 app = typer.Typer(
@@ -41,7 +40,9 @@ def _root(
     """stylekg: decompose a style into a graph, store it, trace it, edit it, evaluate and show it."""
     _state["debug"] = debug
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
@@ -61,8 +62,9 @@ def _usage_errors() -> tuple[type[Exception], ...]:
 
 
 def _say(message: str, prefix: str = "[bold red]error:[/] ") -> None:
-    """Print one line on stderr: the message escaped for rich (names may hold ``[/x]``), newlines folded."""
-    err_console.print(prefix + escape(" ".join(str(message).split())), highlight=False, soft_wrap=True)
+    """Print one line on stderr: credentials redacted, the message escaped for the terminal and rich (names may hold
+    ``[/x]`` or control characters), newlines folded."""
+    err_console.print(prefix + esc(redact(" ".join(str(message).split()))), highlight=False, soft_wrap=True)
 
 
 def _usage_line(exc: Exception) -> str:

@@ -8,6 +8,25 @@ is a standalone ground floor that imports nothing else of stylekg, so it keeps i
 
 from __future__ import annotations
 
+import re
+
+_SECRETS = (
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@]+@"), r"\1<redacted>@"),  # scheme://user:pass@host
+    (re.compile(r"(?i)\b(basic|bearer|token|digest)(\s+)[A-Za-z0-9._~+/=-]{6,}"), r"\1\2<redacted>"),  # auth headers
+    (re.compile(r"(?i)([?&;][^\s=&#]*(?:key|token|secret|password|passwd|pwd|auth|sig)[^\s=&#]*=)[^\s&#'\"]*"),
+     r"\1<redacted>"),  # URL parameters that carry credentials
+    (re.compile(r"\b(sk-[A-Za-z0-9_-]{6})[A-Za-z0-9_-]+"), r"\1<redacted>"),  # OpenAI-style keys
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with credentials replaced by ``<redacted>``: the user info of URLs, ``Basic``/``Bearer`` values,
+    URL parameters named like a key, token, secret or password, and ``sk-…`` keys. Every error line the CLI
+    prints passes through it (an HTTP error can quote the request URL or its ``Authorization`` header)."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
 
 class StyleKGError(Exception):
     """Base of every error a user can fix; ``hint`` says how."""

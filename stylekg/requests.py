@@ -17,6 +17,15 @@ from typing import Any
 
 from .errors import EditError
 
+MAX_TEXT_CHARS = 10_000
+"""The longest prompt, subject or target a request may hold (about 2,500 tokens, beyond the context of the small
+models stylekg edits): longer text is refused before anything tokenises it."""
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    """``text`` cut for an error message (a hostile 10 MB value must not become a 10 MB error line)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
 
 @dataclass(frozen=True)
 class Neighbour:
@@ -132,27 +141,42 @@ class EditRequest:
         for name in ("prompt", "subject"):
             if not isinstance(getattr(self, name), str):
                 raise EditError(f"request {name} must be a string, got {type(getattr(self, name)).__name__}")
+        self._check_sizes()
         check_template(self.prompt)
         if not self.subject.strip():
             raise EditError("request has an empty subject")
         for name in ("target_new", "target_true"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
-                raise EditError(f"request {self.case_id or self.prompt!r}: {name} must be a string, got {value!r}")
+                raise EditError(f"request {self.case_id or _clip(self.prompt)!r}: {name} must be a string, got {value!r}")
         for name in ("paraphrase_prompts", "alias_prompts"):
             for item in getattr(self, name):
                 if not isinstance(item, str):
-                    raise EditError(f"request {self.case_id or self.prompt!r}: {name} must hold strings, got {item!r}")
+                    raise EditError(f"request {self.case_id or _clip(self.prompt)!r}: {name} must hold strings, got {item!r}")
         for item in self.neighborhood_prompts:
             if not isinstance(item, (str, Neighbour)):
-                raise EditError(f"request {self.case_id or self.prompt!r}: a neighbourhood prompt must be a string or "
+                raise EditError(f"request {self.case_id or _clip(self.prompt)!r}: a neighbourhood prompt must be a string or "
                                 f"{{\"prompt\", \"target\"}}, got {item!r}")
         if self.target_new is None and self.target_true is None:
-            raise EditError(f"request {self.case_id or self.prompt!r} has neither target_new nor target_true")
+            raise EditError(f"request {self.case_id or _clip(self.prompt)!r} has neither target_new nor target_true")
         for name in ("target_new", "target_true"):
             value = getattr(self, name)
             if value is not None and not value.strip():
-                raise EditError(f"request {self.case_id or self.prompt!r} has an empty {name}")
+                raise EditError(f"request {self.case_id or _clip(self.prompt)!r} has an empty {name}")
+
+    def _check_sizes(self) -> None:
+        """Refuse any text longer than :data:`MAX_TEXT_CHARS` (before it is quoted, checked or tokenised)."""
+        texts = [("prompt", self.prompt), ("subject", self.subject), ("target_new", self.target_new),
+                 ("target_true", self.target_true)]
+        texts += [(name, item) for name in ("paraphrase_prompts", "alias_prompts") for item in getattr(self, name)]
+        texts += [("neighborhood_prompts", getattr(item, "prompt", item)) for item in self.neighborhood_prompts]
+        texts += [("neighborhood_prompts", item.target) for item in self.neighborhood_prompts
+                  if isinstance(item, Neighbour)]
+        for name, value in texts:
+            if isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
+                raise EditError(f"request {self.case_id or _clip(self.prompt)!r}: a {name} text is {len(value)} "
+                                f"characters, more than {MAX_TEXT_CHARS}",
+                                hint="edit requests hold short prompts and targets; shorten it")
 
     @property
     def text(self) -> str:

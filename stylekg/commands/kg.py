@@ -13,9 +13,8 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from rich.markup import escape
-
-from .common import JsonOpt, StoreOpt, console, emit_json
+from .common import JsonOpt, StoreOpt, console, echo_data, emit_json
+from .common import esc as escape  # control characters and rich markup: names from files and LLMs are data
 
 kg_app = typer.Typer(help="Style graphs: library, show, decompose, auto, export, import.", no_args_is_help=True)
 
@@ -130,9 +129,9 @@ def _emit_graph(graph, fmt: str, focus: str | None = None) -> None:
 
         with tempfile.TemporaryDirectory() as tmp:
             path = save_graph(graph, Path(tmp) / "graph.graphml")
-            typer.echo(path.read_text(encoding="utf-8"), nl=False)
+            echo_data(path.read_text(encoding="utf-8"))
     elif fmt in ("json", "turtle", "jsonld"):
-        typer.echo(dumps(graph, fmt), nl=False)
+        echo_data(dumps(graph, fmt))
     else:
         raise GraphError(f"unknown format {fmt!r}", hint="use tree, json, turtle, jsonld or graphml")
 
@@ -187,8 +186,8 @@ def decompose_cmd(
     _emit_graph(piece, fmt, result.style_id)
     linked = ", ".join(result.linked_parents) or "none"
     console.print(f"[green]added[/] {len(result.added_nodes)} nodes, {len(result.added_edges)} edges; "
-                  f"linked to existing parents: {linked}; provenance {result.provenance.detail}"
-                  + (f"; written to {out}" if out else ""))
+                  f"linked to existing parents: {escape(linked)}; provenance {escape(result.provenance.detail)}"
+                  + (f"; written to {escape(out)}" if out else ""))
 
 
 @kg_app.command("auto")
@@ -217,9 +216,10 @@ def auto_cmd(
         return
     table = Table("style", "new nodes", "new edges", "linked parents")
     for d in result.decompositions:
-        table.add_row(d.subject, str(len(d.added_nodes)), str(len(d.added_edges)), ", ".join(d.linked_parents))
+        table.add_row(escape(d.subject), str(len(d.added_nodes)), str(len(d.added_edges)),
+                      escape(", ".join(d.linked_parents)))
     for name, err in result.failed.items():
-        table.add_row(name, "-", "-", f"[red]failed:[/] {err}")
+        table.add_row(escape(name), "-", "-", f"[red]failed:[/] {escape(err)}")
     console.print(table)
     console.print(f"added {len(result.added_nodes)} nodes and {len(result.added_edges)} edges"
                   + (f"; written to {out}" if out else ""))
@@ -241,7 +241,7 @@ def export_cmd(
     if name:
         graph = subgraph(graph, neighbourhood(graph, resolve_style(graph, name)), name=name)
     path = save_graph(graph, dest, fmt)
-    console.print(f"[green]wrote[/] {path} ({len(graph)} nodes, {graph.number_of_edges()} edges)")
+    console.print(f"[green]wrote[/] {escape(path)} ({len(graph)} nodes, {graph.number_of_edges()} edges)")
 
 
 @kg_app.command("requests")

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from .common import JsonOpt, StoreOpt, console, emit_json, err_console
+from .common import JsonOpt, StoreOpt, console, emit_json, err_console, esc, printable
 from .kg import ConflictOpt, DryRunOpt, OutOpt, kg_app
 
 
@@ -25,7 +24,7 @@ def _print_plan(plan, dry_run: bool) -> None:
         lines = [c.line() for c in plan.changes] + [f"= {a} is {b} here (same type and name)"
                                                     for a, b in sorted(plan.matched.items())]
     for line in lines:
-        typer.echo(line)
+        typer.echo(printable(line))
 
 
 def _untemplated(graph, only: set[str] | None = None) -> list[str]:
@@ -38,7 +37,7 @@ def _untemplated(graph, only: set[str] | None = None) -> list[str]:
 
 def _note_untemplated(names: list[str]) -> None:
     if names:
-        err_console.print(escape(f"note: {len(names)} trait(s) have no template, so their prompts fall back to "
+        err_console.print(esc(f"note: {len(names)} trait(s) have no template, so their prompts fall back to "
                                  f"'{{}} often says' (docs/style-graphs.md): {', '.join(names)}"),
                           highlight=False, soft_wrap=True)
 
@@ -90,10 +89,10 @@ def import_cmd(
     if json_out:
         emit_json(summary)
         return
-    console.print(f"[green]valid[/] {escape(str(src))}: {summary['nodes']} nodes, {summary['edges']} edges",
+    console.print(f"[green]valid[/] {esc(str(src))}: {summary['nodes']} nodes, {summary['edges']} edges",
                   highlight=False, soft_wrap=True)
     if plan is not None:
-        console.print(f"merged into {escape(str(into))}: +{len(plan.added_nodes)} nodes, +{len(plan.added_edges)} "
+        console.print(f"merged into {esc(str(into))}: +{len(plan.added_nodes)} nodes, +{len(plan.added_edges)} "
                       f"edges, {len(plan.applied_changes)} changed fields; it now holds {summary['target']['nodes']} "
                       f"nodes, {summary['target']['edges']} edges", highlight=False, soft_wrap=True)
         _print_plan(plan, dry_run=False)
@@ -199,7 +198,7 @@ def add_cmd(
     for plan in plans:
         _print_plan(plan, dry_run=dry_run)
     verb = "would add" if dry_run else "added"
-    console.print(f"{verb} {len(added_nodes)} nodes and {len(added_edges)} edges to {escape(into)}, "
+    console.print(f"{verb} {len(added_nodes)} nodes and {len(added_edges)} edges to {esc(into)}, "
                   f"{sum(c.applied for c in changes)} changed fields"
                   + ("" if dry_run else f"; it now holds {len(work)} nodes, {work.number_of_edges()} edges"),
                   highlight=False, soft_wrap=True)

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from .common import DeviceOpt, JsonOpt, console, emit_json
+from .common import DeviceOpt, JsonOpt, console, emit_json, esc
 from .kg import kg_app
 
 
@@ -55,13 +54,13 @@ def mine_cmd(
         emit_json({"out": str(out), "style": style, "reference": result.mined.reference, "markers": rows})
         return
     table = Table("phrase", "z", "count", "in reference", "answers", "trait", "neutral form",
-                  title=f"{escape(style)}: phrases {escape(model)} over-uses ({len(result.answers.prompts)} answers "
+                  title=f"{esc(style)}: phrases {esc(model)} over-uses ({len(result.answers.prompts)} answers "
                         f"vs {result.reference_size} reference texts)")
     for r in rows:
-        table.add_row(escape(r["phrase"]), f"{r['z']:.2f}", str(r["count"]), str(r["reference"]), str(r["answers"]),
-                      escape(r["trait"]), escape(r["neutral"] or "—"))
+        table.add_row(esc(r["phrase"]), f"{r['z']:.2f}", str(r["count"]), str(r["reference"]), str(r["answers"]),
+                      esc(r["trait"]), esc(r["neutral"] or "—"))
     console.print(table)
-    console.print(f"wrote {escape(str(out))}: review it, then `stylekg kg import {escape(str(out))}`")
+    console.print(f"wrote {esc(str(out))}: review it, then `stylekg kg import {esc(str(out))}`")
 
 
 def register(app: typer.Typer) -> None:

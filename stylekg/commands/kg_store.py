@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from .common import JsonOpt, StoreOpt, console, emit_json
+from .common import JsonOpt, StoreOpt, console, emit_json, esc
 from .kg import kg_app
 from .query import show_rows
 
@@ -91,7 +90,7 @@ def save(
         return
     verb = "would save" if dry_run else "saved"
     console.print(
-        f"{verb} graph [bold]{escape(report.graph)}[/] in {escape(where)}: {report.created_nodes} new and "
+        f"{verb} graph [bold]{esc(report.graph)}[/] in {esc(where)}: {report.created_nodes} new and "
         f"{report.updated_nodes} changed nodes, {report.created_edges} new and {report.updated_edges} changed edges; "
         f"it {'would hold' if dry_run else 'holds'} {report.nodes} nodes and {report.edges} edges",
         highlight=False,
@@ -99,7 +98,7 @@ def save(
     if replace:
         gone = "would delete" if dry_run else "deleted"
         console.print(f"--replace {gone} {len(report.deleted_nodes)} nodes"
-                      + (f" ({escape(_deleted(report.deleted_nodes))})" if report.deleted_nodes else "")
+                      + (f" ({esc(_deleted(report.deleted_nodes))})" if report.deleted_nodes else "")
                       + f", {len(report.deleted_edges)} edges and {report.lost_run_links} links of earlier runs",
                       highlight=False)
 
@@ -127,10 +126,10 @@ def load(
     for node in graph.nodes():
         counts[node.type.value] = counts.get(node.type.value, 0) + 1
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-    console.print(f"[bold]{escape(graph.name)}[/]: {len(graph)} nodes ({summary}), "
+    console.print(f"[bold]{esc(graph.name)}[/]: {len(graph)} nodes ({summary}), "
                   f"{sum(1 for _ in graph.edges())} edges", highlight=False)
     if out is not None:
-        console.print(f"wrote {escape(str(out))}", highlight=False)
+        console.print(f"wrote {esc(str(out))}", highlight=False)
 
 
 @kg_app.command("graphs")

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from .common import JsonOpt, StoreOpt, console, emit_json
+from .common import JsonOpt, StoreOpt, console, emit_json, printable
 
 CYPHER_COMMAND = "run"  # the command a bare statement runs (`stylekg query "MATCH …"` = `stylekg query run "MATCH …"`)
 
@@ -77,13 +77,14 @@ def _param(text: str) -> tuple[str, Any]:
 
 
 def _cell(value: Any) -> str:
+    """A value as one table or TSV cell; control characters shown as escapes (:func:`printable`)."""
     if value is None:
         return ""
     if isinstance(value, (dict, list)):
-        return json.dumps(value, default=str, ensure_ascii=False)
+        return printable(json.dumps(value, default=str, ensure_ascii=False))
     if isinstance(value, float):
         return f"{value:.6g}"
-    return str(value)
+    return printable(value)
 
 
 def show_rows(rows: list[dict[str, Any]], as_json: bool = False, title: str = "",
@@ -97,16 +98,16 @@ def show_rows(rows: list[dict[str, Any]], as_json: bool = False, title: str = ""
     if not console.is_terminal:
         writer = csv.writer(sys.stdout, delimiter="\t", lineterminator="\n")
         if cols:
-            writer.writerow(cols)
+            writer.writerow([printable(c) for c in cols])
         writer.writerows([_cell(row.get(c)) for c in cols] for row in rows)
         sys.stdout.flush()
         return
     if not rows:
-        console.print(Text(f"{title}: (no rows)" if title else "(no rows)"))
+        console.print(Text(printable(f"{title}: (no rows)" if title else "(no rows)")))
         return
-    table = Table(title=Text(title) if title else None)
+    table = Table(title=Text(printable(title)) if title else None)
     for col in cols:
-        table.add_column(Text(col), overflow="fold")
+        table.add_column(Text(printable(col)), overflow="fold")
     formats = formats or {}
     for row in rows:
         table.add_row(*(Text(format(row[c], formats[c]) if c in formats and row.get(c) is not None
@@ -160,7 +161,7 @@ def subclass_effects(
         emit_json({"node": node, "graph": graph, "run": found.run, "rows": rows})
         return
     if found.run is None and console.is_terminal:
-        console.print(Text(f"no edit run has measured the subclasses of {node} in graph {graph} yet"))
+        console.print(Text(printable(f"no edit run has measured the subclasses of {node} in graph {graph} yet")))
         return
     head = found.run or {}
     title = f"run {head.get('id')} ({head.get('method')}, {head.get('created')}): subclasses of {node}"

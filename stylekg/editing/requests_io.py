@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EditError
-from ..requests import EditRequest
+from ..requests import MAX_TEXT_CHARS, EditRequest
+
+MAX_RECORD_CHARS = 40 * MAX_TEXT_CHARS
+"""The longest JSONL line (one request with its paraphrases and neighbours); a longer line is refused before it is
+parsed (a 10 MB line used to be parsed and tokenised for a minute before its length was checked)."""
 from ..paths import atomic_write_text
 
 
@@ -60,6 +64,10 @@ def read_requests(path: str | Path) -> list[EditRequest]:
         for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
+            if len(line) > MAX_RECORD_CHARS:
+                raise EditError(f"{path}:{number}: the line is {len(line)} characters, more than one request may "
+                                f"hold ({MAX_RECORD_CHARS})", hint="one request per line, each text at most "
+                                                                    f"{MAX_TEXT_CHARS} characters")
             try:
                 numbered.append((f"line {number}", json.loads(line)))
             except json.JSONDecodeError as exc:

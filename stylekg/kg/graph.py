@@ -56,6 +56,7 @@ class StyleGraph:
     properties: dict[str, Any] = field(default_factory=dict)
     _g: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph, repr=False)
     _version: int = field(default=0, repr=False, compare=False)  # bumped on every mutation (memo key)
+    _names: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)  # norm_name → ids
 
     # ---- reading -------------------------------------------------------------------------
     def __contains__(self, node_id: str) -> bool:
@@ -118,10 +119,31 @@ class StyleGraph:
         raise GraphError(f"graph {self.name!r} has no node named {name_or_id!r}")
 
     def named(self, name: str, node_types: Iterable[NodeType] | None = None) -> list[Node]:
-        """Nodes whose :func:`norm_name` equals ``name``'s (optionally of ``node_types``), sorted by id."""
-        wanted, types = norm_name(name), frozenset(node_types) if node_types is not None else None
-        return sorted((n for n in self.nodes() if (types is None or n.type in types) and norm_name(n.name) == wanted),
-                      key=lambda n: n.id)
+        """Nodes whose :func:`norm_name` equals ``name``'s (optionally of ``node_types``), sorted by id.
+
+        A lookup in a name index (built once, then kept up to date by every mutation), so resolving the ends of
+        ``n`` edges given by name costs O(n), not O(n × nodes)."""
+        types = frozenset(node_types) if node_types is not None else None
+        hits = (self.node(i) for i in self._name_index().get(norm_name(name), ()))
+        return sorted((n for n in hits if types is None or n.type in types), key=lambda n: n.id)
+
+    def _name_index(self) -> dict[str, list[str]]:
+        if self._names is None:
+            names: dict[str, list[str]] = {}
+            for node in self.nodes():
+                names.setdefault(norm_name(node.name), []).append(node.id)
+            self._names = names
+        return self._names
+
+    def _index_name(self, node: Node, *, add: bool) -> None:
+        """Keep the name index (if built) in step with adding or removing ``node``."""
+        if self._names is None:
+            return
+        ids = self._names.setdefault(norm_name(node.name), [])
+        if add:
+            ids.append(node.id)
+        elif node.id in ids:
+            ids.remove(node.id)
 
     def resolve(self, ref: str, node_types: Iterable[NodeType] | None = None, *, what: str = "node") -> str:
         """The id ``ref`` stands for: an id here, or a name unique among ``node_types``; raises suggesting ids."""
@@ -168,7 +190,10 @@ class StyleGraph:
             if existing.type is not node.type:
                 raise GraphError(f"node {node.id!r} already exists with type {existing.type.value}")
             return existing
+        if node.id in self._g:  # replace: the old name leaves the index
+            self._index_name(self.node(node.id), add=False)
         self._g.add_node(node.id, node=node)
+        self._index_name(node, add=True)
         self._version += 1
         return node
 
@@ -184,7 +209,7 @@ class StyleGraph:
         return edge
 
     def remove_node(self, node_id: str) -> None:
-        self.node(node_id)
+        self._index_name(self.node(node_id), add=False)
         self._g.remove_node(node_id)
         self._version += 1
 
@@ -204,6 +229,7 @@ class StyleGraph:
             yield self
         except BaseException:
             self._g = backup
+            self._names = None  # rebuilt from the restored nodes on the next lookup
             self._version += 1
             raise
 

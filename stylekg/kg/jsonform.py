@@ -55,7 +55,7 @@ def to_dict(graph: StyleGraph) -> dict[str, Any]:
 
 
 def to_json(graph: StyleGraph) -> str:
-    return json.dumps(to_dict(graph), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(to_dict(graph), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def _object(d: Any, where: str) -> dict[str, Any]:

@@ -95,7 +95,7 @@ def shared_parent_styles(store: GraphStore, graph: str, abstract: str) -> list[d
     """Concrete styles (``Style`` nodes) that share the abstract parent ``abstract`` at any depth:
     rows ``{id, name, depth}``, nearest first."""
     label, key = _resolve(store, graph, abstract)
-    return store.query(*store.cypher.shared_parent_styles(label, key))
+    return store.query(*store.cypher.shared_parent_styles(label, key, store.walk_bound(graph)))
 
 
 @dataclass

@@ -6,6 +6,8 @@ Labels and relationship types in every store come from :class:`NodeType` / :clas
 
 from __future__ import annotations
 
+import math
+
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -92,6 +94,8 @@ class Edge:
 
     def __post_init__(self) -> None:
         self.type = EdgeType(self.type)
+        if not math.isfinite(float(self.weight)):  # NaN/inf: no store or JSON file could give it back
+            raise ValueError(f"edge weight {self.weight!r} is not a finite number")
         if not self.id:
             self.id = edge_id(self.type, self.source, self.target, self.relation)
 

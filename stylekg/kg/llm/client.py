@@ -11,6 +11,11 @@ An answer the endpoint cut at its token limit (``finish_reason=length``) is a fa
 into a partial graph: it is not used, not cached, the user is warned (a log warning), and the same question
 is asked again with a larger token limit (:meth:`LLMClient._raise_token_limit`), within the same retries.
 The same machinery serves decomposition here and an LLM judge later.
+
+Sizes are bounded before anything is parsed: an answer longer than :data:`MAX_ANSWER_CHARS` is refused unread, a
+string value longer than :data:`MAX_STRING_CHARS` (or the schema's ``maxLength``) fails the schema, an error
+quotes at most :data:`MAX_QUOTE_CHARS` of a value, and a re-ask sends back at most :data:`MAX_ECHO_CHARS` of the
+invalid answer, so a hostile endpoint cannot make stylekg cache, print or re-send megabytes.
 """
 
 from __future__ import annotations
@@ -27,6 +32,19 @@ from ...errors import LLMError
 log = logging.getLogger(__name__)
 Messages = list[dict[str, str]]
 SYSTEM = "You are a careful assistant that answers with a single JSON object and nothing else."
+MAX_ANSWER_CHARS = 262_144  # 256 Ki characters: twice what the 32,768-token ceiling can hold at ~4 chars a token
+MAX_STRING_CHARS = 4_000  # one name, description or example (a schema may set its own maxLength)
+MAX_QUOTE_CHARS = 120  # what an error message quotes of a value
+MAX_ECHO_CHARS = 2_000  # what a re-ask sends back of the invalid answer
+
+
+def clip(text: str, limit: int = MAX_QUOTE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters for a message, saying how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}… (cut; {len(text)} characters in all)"
+
+
+def _quote(value: Any) -> str:
+    return clip(repr(value))
 
 
 @dataclass(frozen=True)
@@ -102,12 +120,15 @@ def check_schema(value: Any, schema: dict[str, Any], path: str = "$") -> None:
     elif kind and not _is(value, types.get(kind), kind):
         raise ValueError(f"{path}: expected {kind}, got {type(value).__name__}")
     if "enum" in schema and value not in schema["enum"]:
-        raise ValueError(f"{path}: {value!r} is not one of {schema['enum']}")
+        raise ValueError(f"{path}: {_quote(value)} is not one of {schema['enum']}")
     if isinstance(value, str):
+        longest = schema.get("maxLength", MAX_STRING_CHARS)
+        if len(value) > longest:
+            raise ValueError(f"{path}: string of {len(value)} characters, longer than {longest}")
         if len(value.strip()) < schema.get("minLength", 0):
             raise ValueError(f"{path}: string shorter than {schema['minLength']}")
         if "pattern" in schema and not re.search(schema["pattern"], value):
-            raise ValueError(f"{path}: {value!r} does not match {schema['pattern']!r}")
+            raise ValueError(f"{path}: {_quote(value)} does not match {schema['pattern']!r}")
     if isinstance(value, dict):
         for key in schema.get("required", []):
             if key not in value:
@@ -188,19 +209,22 @@ class LLMClient:
                             f" with max_tokens={limit}" if limit else "")
                 continue
             try:
+                if len(raw) > MAX_ANSWER_CHARS:  # refused unread: never parsed, cached or sent back whole
+                    raise ValueError(f"the answer is {len(raw)} characters, more than {MAX_ANSWER_CHARS}")
                 value, repaired = parse_json(raw)
                 check_schema(value, schema)
                 if check is not None:
                     check(value)
             except ValueError as exc:
-                errors.append(str(exc))
-                log.info("%s attempt %d invalid: %s", self.label, attempt + 1, exc)
+                error = clip(str(exc), 2 * MAX_QUOTE_CHARS + 200)
+                errors.append(error)
+                log.info("%s attempt %d invalid: %s", self.label, attempt + 1, error)
                 if attempt == self.max_retries:
                     break
                 self.reasks += 1
                 messages = messages + [
-                    {"role": "assistant", "content": raw},
-                    {"role": "user", "content": f"That answer was invalid: {exc}. Reply again with only the "
+                    {"role": "assistant", "content": clip(raw, MAX_ECHO_CHARS)},
+                    {"role": "user", "content": f"That answer was invalid: {error}. Reply again with only the "
                                                 f"complete JSON object matching the schema."},
                 ]
                 continue

@@ -9,8 +9,11 @@ sha256(endpoint, model, prompt, schema), so a repeated question costs no request
 An answer cut at ``max_tokens`` (``finish_reason=length``) is reported as truncated: the base client never uses
 nor caches it, and asks again with twice the token limit (up to :data:`MAX_TOKENS_CEILING`).
 
-The endpoint URL may carry credentials (``https://user:key@host/v1?api-key=...``): only its public form
-(:func:`public_url`: no userinfo, no query string, no fragment) is ever stored in the cache or printed.
+An endpoint URL with user info or a query string (``https://user:key@host/v1?api-key=...``) is refused when the
+client is made: the client would send the query string inside every request path (so such a URL never works and
+its key lands in the server's logs) and the user info as a ``Basic`` header. The key goes in ``OPENAI_API_KEY``.
+Only the public form (:func:`public_url`: no fragment either) is stored in the cache or printed, and every message
+from the endpoint is redacted (:func:`stylekg.errors.redact`) and cut before it is shown.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ...errors import LLMError
+from urllib.parse import urlsplit
+
+from ...errors import LLMError, redact
 from ...paths import atomic_write_text, cache_dir, remove_stale_temps, sha256_text
 from .client import SYSTEM, Completion, LLMClient, Messages
 from .endpoint import public_url
@@ -51,6 +56,7 @@ class OpenAIClient(LLMClient):
         super().__init__(model or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL, max_retries=max_retries)
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.endpoint = public_url(self.base_url)  # what is stored and printed: no credentials
+        _refuse_credentials(self.base_url, self.endpoint)
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key:
             if self.base_url == DEFAULT_BASE_URL:
@@ -159,4 +165,18 @@ class OpenAIClient(LLMClient):
     def _short(self, exc: Exception) -> str:
         """One line of an error from the endpoint, without the private URL should the server echo it."""
         text = " ".join(str(exc).split()).replace(self.base_url, self.endpoint)
-        return text[:200]
+        return redact(text)[:200]
+
+
+def _refuse_credentials(url: str, public: str) -> None:
+    """Refuse an endpoint URL carrying user info or a query string, with one line naming the public form."""
+    try:
+        parts = urlsplit(url.strip())
+        private = bool(parts.username or parts.password or "@" in parts.netloc or parts.query)
+    except ValueError:
+        private = "@" in url or "?" in url
+    if private:
+        raise LLMError(f"the LLM endpoint URL ({public}) carries user info or a query string, which would be sent "
+                       "in every request path and logged by the server",
+                       hint="set OPENAI_BASE_URL to the bare URL and pass the key in OPENAI_API_KEY "
+                            "(sent as an Authorization: Bearer header)")

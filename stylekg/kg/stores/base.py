@@ -32,7 +32,7 @@ from ...errors import StoreError
 from ..graph import StyleGraph
 from ..schema import Edge, EdgeType, NodeType, RunRecord, TargetMetrics
 from .integrity import MERGE_HINT, new_problems, refuse, store_problems
-from .readonly import reject_unsafe
+from .readonly import StatementKind, reject_kind, reject_unsafe
 from .rows import build_graph, dumps, edge_from_row, edge_row, loads, node_from_row, node_key, node_row
 
 log = logging.getLogger(__name__)
@@ -143,6 +143,11 @@ class GraphStore(ABC):
         rows as plain dicts."""
 
     @abstractmethod
+    def _statement_kind(self, cypher: str, params: dict[str, Any], write: bool) -> tuple[StatementKind, str]:
+        """How the database itself reads a user's statement (planned with ``EXPLAIN``, never run) and what makes
+        it so (plan operators or query type), for :func:`~.readonly.reject_kind`."""
+
+    @abstractmethod
     def _plain_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Rows of a user's statement as plain dicts (graph objects as properties plus ``_label``)."""
 
@@ -164,22 +169,29 @@ class GraphStore(ABC):
         """Run user Cypher with ``$parameters``; rows as plain dicts.
 
         Read-only unless ``write``: the statement is checked (:mod:`.readonly`: no writes, files, settings or
-        procedures outside a short allow-list) and run so that the database itself cannot write. With ``write``
-        it runs in one transaction that is validated before it commits (:mod:`.integrity`): a statement that
-        breaks a graph (an ``AbstractStyle → Style`` ``SUBCLASS_OF``, a cycle, an edge without a weight) is
-        rolled back with a :class:`StoreError` naming what it broke."""
+        procedures outside a short allow-list), then planned by the database, whose reading of it must be a read,
+        and run so that the database itself cannot write. With ``write`` the database's reading must be a read or
+        a data change (never DDL, extensions or settings), and it runs in one transaction that is validated before
+        it commits (:mod:`.integrity`): a statement that breaks a graph (an ``AbstractStyle → Style``
+        ``SUBCLASS_OF``, a cycle, an edge without a weight, a value that is not finite) or changes stylekg's own
+        metadata (the schema version) is rolled back with a :class:`StoreError` naming what it broke."""
         params = dict(params or {})
+        reject_unsafe(cypher, write=write)
+        reject_kind(*self._statement_kind(cypher, params, write), write=write)
         if not write:
-            reject_unsafe(cypher)
             return self._read_user(cypher, params)
-        reject_unsafe(cypher, write=True)
 
         def work(tx: Tx) -> list[dict[str, Any]]:
             before = store_problems(tx, self.cypher)
+            meta = tx(*self.cypher.list_meta())
             rows = tx(cypher, params)
             broken = new_problems(before, store_problems(tx, self.cypher))
             if broken:
                 refuse("the --write query", broken)
+            if tx(*self.cypher.list_meta()) != meta:
+                refuse("the --write query", [f"it changed stylekg's own metadata ({StoreLabel.META.value}: the "
+                                             "schema version)"], hint="stylekg keeps StyleKGMeta itself; change "
+                                                                      "graphs, nodes, edges and runs only")
             return rows
 
         return self._plain_rows(self._guard("running a --write query", work))
@@ -250,7 +262,8 @@ class GraphStore(ABC):
             if merging:  # merge the header: keep what the incoming graph does not say
                 properties = {**loads(head[0]["properties"]), **properties}
                 description = description or head[0]["description"] or ""
-            tx(*cy.upsert_graph(target, description, dumps(properties), now_iso()))
+            tx(*cy.upsert_graph(target, description, dumps(properties, f"the properties of graph {target!r}"),
+                                now_iso()))
             for label, (new, old, _) in node_plan.items():
                 for batch in chunks(new):
                     tx(*cy.create_nodes(label, batch))
@@ -322,6 +335,18 @@ class GraphStore(ABC):
                 edges[r["graph"]] += int(r["n"])
         return [{"name": r["name"], "description": r["description"], "nodes": nodes[r["name"]],
                  "edges": edges[r["name"]], "runs": r["runs"], "updated": r["updated"]} for r in rows]
+
+    def walk_bound(self, graph: str) -> int:
+        """A hop bound no ``SUBCLASS_OF`` walk in ``graph`` can exceed: its number of ``SUBCLASS_OF`` edges (the
+        hierarchy is acyclic, so a walk uses each edge at most once). Named queries pass it instead of a fixed
+        :data:`MAX_DEPTH`, so "any depth" holds however deep the hierarchy is."""
+        bound = max([1, *(int(r["n"]) for r in self._read(*self.cypher.count_edges(EdgeType.SUBCLASS_OF))
+                          if r["graph"] == graph)])
+        self._allow_walks(bound)
+        return bound
+
+    def _allow_walks(self, hops: int) -> None:
+        """Let variable-length walks of up to ``hops`` run (a store whose database caps them raises its cap)."""
 
     def delete_graph(self, name: str) -> bool:
         """Delete a graph, its nodes and edges and its runs. Returns whether it existed."""

@@ -29,6 +29,10 @@ def _e(etype: EdgeType) -> str:
 def get_meta(name: str) -> Q:
     return f"MATCH (m:{StoreLabel.META.value}) WHERE m.name = $name RETURN m.value AS value", {"name": name}
 
+def list_meta() -> Q:
+    """Every ``StyleKGMeta`` row (stylekg's own metadata, which no ``--write`` query may change)."""
+    return f"MATCH (m:{StoreLabel.META.value}) RETURN m.name AS name, m.value AS value ORDER BY name", {}
+
 def set_meta(name: str, value: str) -> Q:
     return f"MERGE (m:{StoreLabel.META.value} {{name: $name}}) SET m.value = $value", {"name": name, "value": value}
 
@@ -303,9 +307,10 @@ class Dialect:
     lower: str
     walk: str
 
-    def subclass_walk(self, src: str, dst: str, lo: int) -> str:
-        """``src`` reaching ``dst`` in ``lo`` to :data:`MAX_DEPTH` ``SUBCLASS_OF`` hops, bound to ``hops``."""
-        return self.walk.format(var=_HOPS, src=src, rel=EdgeType.SUBCLASS_OF.value, lo=lo, hi=MAX_DEPTH, dst=dst)
+    def subclass_walk(self, src: str, dst: str, lo: int, hi: int = MAX_DEPTH) -> str:
+        """``src`` reaching ``dst`` in ``lo`` to ``hi`` ``SUBCLASS_OF`` hops, bound to ``hops``."""
+        return self.walk.format(var=_HOPS, src=src, rel=EdgeType.SUBCLASS_OF.value, lo=lo, hi=max(lo, int(hi)),
+                                dst=dst)
 
     def find_node(self, graph: str, name_or_id: str) -> Q:
         """Nodes of ``graph`` whose id is ``name_or_id`` or whose name matches it case-insensitively."""
@@ -380,10 +385,12 @@ class Dialect:
             {"a": key_a, "b": key_b},
         )
 
-    def shared_parent_styles(self, label: NodeType, key: str) -> Q:
-        """Concrete styles under an abstract parent at any depth, nearest first."""
+    def shared_parent_styles(self, label: NodeType, key: str, hi: int = MAX_DEPTH) -> Q:
+        """Concrete styles under an abstract parent within ``hi`` hops (any depth when ``hi`` is at least the
+        graph's number of ``SUBCLASS_OF`` edges: :meth:`GraphStore.walk_bound`), nearest first."""
+        walk = self.subclass_walk(f'(s:{NodeType.STYLE.value})', f'(p:{_n(label)})', 1, hi)
         return (
-            f"MATCH {self.subclass_walk(f'(s:{NodeType.STYLE.value})', f'(p:{_n(label)})', 1)} WHERE p.key = $key "
+            f"MATCH {walk} WHERE p.key = $key "
             f"RETURN s.id AS id, s.name AS name, min(length({_HOPS})) AS depth ORDER BY depth, id",
             {"key": key},
         )
@@ -391,7 +398,7 @@ class Dialect:
 
 __all__ = [
     "Q", "Dialect", "SUBCLASS_METRICS",
-    "get_meta", "set_meta", "upsert_graph", "node_keys", "edge_keys", "create_nodes", "update_nodes", "create_edges",
+    "get_meta", "list_meta", "set_meta", "upsert_graph", "node_keys", "edge_keys", "create_nodes", "update_nodes", "create_edges",
     "update_edges", "delete_nodes_by_key", "delete_edges_by_key", "get_graph", "graph_nodes", "graph_edges",
     "neighbourhood", "list_graphs", "list_graph_heads", "count_nodes", "count_edges", "stray_nodes", "stray_edges",
     "count_run_links", "delete_runs", "delete_nodes", "delete_graph", "create_run", "find_nodes",

@@ -23,9 +23,11 @@ import ladybug
 from ...errors import StoreError
 from . import cypher_ladybug
 from .base import SCHEMA_VERSION, GraphStore, Tx
+from .readonly import StatementKind, ladybug_kind, ladybug_operators
 
 log = logging.getLogger(__name__)
 
+MAX_WALK_DEFAULT = 30  # LadybugDB's default var_length_extend_max_depth
 SUFFIX = ".lbug"  # LadybugDB's own name for its single-file databases (+ .wal/.shadow/.tmp beside it)
 
 
@@ -55,6 +57,7 @@ class LadybugStore(GraphStore):
                 ) from None
             raise StoreError(f"cannot open LadybugDB store {self.path}: {exc}") from None
         self._conn: ladybug.Connection | None = ladybug.Connection(self._db)
+        self._walk_cap = MAX_WALK_DEFAULT
         try:
             self._ensure_schema()
         except BaseException:
@@ -114,6 +117,23 @@ class LadybugStore(GraphStore):
             raise StoreError(f"LadybugDB query failed: {exc}") from None
         finally:
             self._rollback()
+
+    def _statement_kind(self, cypher: str, params: dict[str, Any], write: bool) -> tuple[StatementKind, str]:
+        """LadybugDB's physical plan (``EXPLAIN``, planned, never run): its operators decide the kind. The Python
+        binding exposes no statement type (the C++ ``PreparedStatement::getStatementType`` is not bound)."""
+        try:
+            rows = self._exec("EXPLAIN " + cypher, params)
+        except RuntimeError as exc:
+            raise StoreError(f"LadybugDB query failed: {exc}") from None
+        plan = "\n".join(str(v) for row in rows for v in row.values())
+        kind, operators = ladybug_kind(ladybug_operators(plan))
+        return kind, ", ".join(operators)
+
+    def _allow_walks(self, hops: int) -> None:
+        """LadybugDB refuses a walk bound above its connection's ``var_length_extend_max_depth`` (default 30)."""
+        if hops > self._walk_cap:
+            self._exec(f"CALL var_length_extend_max_depth={int(hops)}", {})
+            self._walk_cap = int(hops)
 
     def _plain_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{k: _plain(v) for k, v in row.items()} for row in rows]

@@ -28,6 +28,7 @@ from neo4j.graph import Relationship as NeoRel
 from ...errors import StoreError
 from . import cypher_neo4j
 from .base import SCHEMA_VERSION, GraphStore, Tx
+from .readonly import NEO4J_KINDS, StatementKind
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,17 @@ class Neo4jStore(GraphStore):
     def _read_user(self, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """A READ transaction: the server refuses any write in it (see the module doc for what it still allows)."""
         return self._read(cypher, params)
+
+    def _statement_kind(self, cypher: str, params: dict[str, Any], write: bool) -> tuple[StatementKind, str]:
+        """Neo4j's own query type for the statement (``EXPLAIN``: planned, never run): ``r``, ``rw``, ``w``, ``s``."""
+        routing = RoutingControl.WRITE if write else RoutingControl.READ
+        try:
+            _, summary, _ = self.driver.execute_query("EXPLAIN " + cypher, params, database_=self.database,
+                                                      routing_=routing)
+        except (Neo4jError, ServiceUnavailable, SessionExpired) as exc:
+            raise StoreError(f"Neo4j query failed: {_msg(exc)}") from None
+        query_type = str(summary.query_type or "")
+        return NEO4J_KINDS.get(query_type, StatementKind.OTHER), f"query type {query_type or 'unknown'}"
 
     def _plain_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return rows  # the transaction already made them plain

@@ -7,6 +7,7 @@ refuses, outside ``--write``:
 * clauses that reach files, other databases or native code: ``LOAD`` (``LOAD FROM``, ``LOAD CSV``,
   ``LOAD EXTENSION``), ``COPY``, ``EXPORT``, ``IMPORT``, ``INSTALL``, ``ATTACH``, ``USE``;
 * transaction control (``BEGIN``, ``COMMIT``, ``ROLLBACK``, ``CHECKPOINT``);
+* more than one statement (``MATCH … ; DROP …``): one query is one statement, in every mode;
 * every ``CALL`` of a procedure outside :data:`ALLOWED_PROCEDURES` (``CALL { … }`` subqueries are fine: their body
   is checked like the rest), LadybugDB settings (``CALL threads=4``) included;
 * file-reading functions (LadybugDB's ``read_csv`` family, ``file_info``) and plugin functions outside the
@@ -16,7 +17,14 @@ A keyword in an identifier's place is not a clause: after ``.``, ``:``, ``$`` or
 ``)``, ``,``, an operator or the end of the statement (``RETURN n.name AS create``, ``MATCH (merge:Style) RETURN
 merge``). Anything the tokeniser cannot read (an unterminated string or comment) is refused: the check fails
 closed. With ``--write`` only what would escape stylekg's own transaction and its validation is refused:
-transaction control and native code (``LOAD EXTENSION``, ``INSTALL``).
+transaction control, native code (``LOAD EXTENSION``, ``INSTALL``, ``UPDATE`` of an extension) and files or other
+databases (``COPY``, ``EXPORT``, ``IMPORT``, ``ATTACH``, ``USE``; ``LOAD FROM``/``LOAD CSV`` stay, as data).
+
+The lexical check is followed by the database's own reading of the statement (:class:`StatementKind`): LadybugDB's
+physical plan (``EXPLAIN``: the operators it would run, :func:`ladybug_kind`) and Neo4j's query type (``EXPLAIN``:
+``r``, ``rw``, ``w`` or ``s``, :data:`NEO4J_KINDS`). :func:`reject_kind` refuses anything but ``READ`` without
+``--write`` and anything but ``READ`` or ``WRITE`` (data changes) with it: DDL, extensions, settings and unknown
+operators are refused in every mode (fail closed).
 
 The check is the first line of defence. Each database adds its own: the CLI opens LadybugDB read-only without
 ``--write`` (which stops writes, not ``LOAD FROM`` or ``COPY … TO``: hence this check), and Neo4j runs reads in a
@@ -32,6 +40,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import Enum
 
 from ...errors import StoreError
 
@@ -47,8 +56,13 @@ OUTSIDE_CLAUSES = frozenset({"LOAD", "COPY", "EXPORT", "IMPORT", "INSTALL", "UNI
 TRANSACTION_CLAUSES = frozenset({"BEGIN", "COMMIT", "ROLLBACK", "CHECKPOINT"})
 """Transaction control: it would escape the transaction stylekg runs (and validates) the statement in."""
 
-NATIVE_CODE = frozenset({"INSTALL", "UNINSTALL"})
-"""Refused even with ``--write`` (as is ``LOAD EXTENSION``): they load or fetch native code."""
+NATIVE_CODE = frozenset({"INSTALL", "UNINSTALL", "UPDATE"})
+"""Refused even with ``--write`` (as is ``LOAD EXTENSION``): they load or fetch native code (LadybugDB's
+``UPDATE json`` downloads and installs the extension again)."""
+
+OUTSIDE_IN_WRITE = frozenset({"COPY", "EXPORT", "IMPORT", "ATTACH", "USE"})
+"""Refused with ``--write`` too: they write files, bulk-load outside the transaction or reach other databases
+(LadybugDB's ``EXPORT DATABASE`` creates its folder even when only planned)."""
 
 LOAD_DATA = frozenset({"FROM", "CSV", "WITH"})
 """What follows ``LOAD`` when it reads data (``LOAD FROM``, ``LOAD CSV``, ``LOAD WITH HEADERS``); any other
@@ -178,6 +192,9 @@ def problems(cypher: str, *, write: bool = False) -> list[str]:
     """What in ``cypher`` a query may not do (empty: it may run). ``write``: the statement runs with ``--write``."""
     toks = tokens(cypher)
     found: list[str] = []
+    semis = [i for i, t in enumerate(toks) if t.text == ";"]
+    if semis and any(t.text != ";" for t in toks[semis[0]:]):
+        found.append("more than one statement")
     for i, tok in enumerate(toks):
         if tok.kind not in ("word", "quoted"):
             continue
@@ -193,6 +210,8 @@ def problems(cypher: str, *, write: bool = False) -> list[str]:
             found.append(word)
             continue
         if write:
+            if word in OUTSIDE_IN_WRITE and not _is_identifier(toks, i):
+                found.append(word)
             continue
         if word == "CALL" and not _is_identifier(toks, i):
             if nxt is not None and nxt.text in ("{", "("):
@@ -225,8 +244,86 @@ def reject_unsafe(cypher: str, *, write: bool = False) -> None:
     if write:
         raise StoreError(f"query uses {what}, which stylekg never runs",
                          hint="a --write statement runs inside stylekg's own transaction, validated before it commits")
+    never = problems(cypher, write=True)  # what --write does not allow either
     raise StoreError(
         f"query uses {what}, but queries are read-only by default and never reach files, settings or procedures",
-        hint="add --write to change the store; allowed procedures: "
-             + ", ".join(sorted(ALLOWED_PROCEDURES)),
+        hint=(f"{', '.join(never)}: refused even with --write, which accepts data changes only" if never else
+              "add --write to change the store; allowed procedures: " + ", ".join(sorted(ALLOWED_PROCEDURES))),
     )
+
+
+# ---- the database's own reading of the statement --------------------------------------------------------------
+
+class StatementKind(str, Enum):
+    """What a statement does, as the database plans it."""
+
+    READ = "read"
+    WRITE = "write"  # data changes only: nodes, relationships, properties
+    SCHEMA = "schema"  # DDL: tables, columns, indexes, constraints, macros, sequences
+    OTHER = "other"  # extensions, settings, transactions, files, other databases, unknown operators
+
+
+NEO4J_KINDS = {"r": StatementKind.READ, "rw": StatementKind.WRITE, "w": StatementKind.WRITE,
+               "s": StatementKind.SCHEMA}
+"""Neo4j's ``ResultSummary.query_type`` (from ``EXPLAIN``) → kind; an unknown type is ``OTHER``."""
+
+LADYBUG_READ_OPERATORS = frozenset({
+    "AGGREGATE", "AGGREGATE_FINALIZE", "AGGREGATE_SCAN", "COUNT_REL_TABLE", "CROSS_PRODUCT", "DUMMY_SINK",
+    "EMPTY_RESULT", "FILTER", "FLATTEN", "HASH_JOIN_BUILD", "HASH_JOIN_PROBE", "INDEX_LOOKUP", "INTERSECT",
+    "INTERSECT_BUILD", "LIMIT", "MULTIPLICITY_REDUCER", "OFFSET_SCAN_NODE_TABLE", "ORDER_BY", "ORDER_BY_MERGE",
+    "ORDER_BY_SCAN", "PATH_PROPERTY_PROBE", "PRIMARY_KEY_SCAN_NODE_TABLE", "PROJECTION", "RECURSIVE_EXTEND",
+    "RESULT_COLLECTOR", "SCAN_NODE_TABLE", "SCAN_REL_TABLE", "SEMI_MASKER", "SKIP", "TABLE_FUNCTION_CALL", "TOP_K",
+    "TOP_K_SCAN", "UNION_ALL_SCAN", "UNWIND",
+})
+"""LadybugDB plan operators that only read (``TABLE_FUNCTION_CALL`` includes file readers such as ``read_csv``:
+the lexical check refuses those by name)."""
+
+LADYBUG_WRITE_OPERATORS = frozenset({"INSERT", "SET_PROPERTY", "DELETE", "MERGE"})
+"""LadybugDB plan operators that change data (``CREATE``, ``SET``, ``DELETE``, ``MERGE``)."""
+
+LADYBUG_SCHEMA_OPERATORS = frozenset({"ALTER", "DROP", "CREATE_TABLE", "CREATE_MACRO", "CREATE_SEQUENCE",
+                                      "CREATE_TYPE"})
+"""LadybugDB plan operators that change the schema (DDL, ``COMMENT ON`` included: it plans as ``ALTER``)."""
+
+_OPERATOR = re.compile(r"\b([A-Z][A-Z_]+)\[\d+\]")
+
+
+def ladybug_operators(plan: str) -> list[str]:
+    """The operator names in the text of a LadybugDB ``EXPLAIN`` (each printed as ``NAME[id]``)."""
+    return _OPERATOR.findall(plan)
+
+
+def ladybug_kind(operators: list[str]) -> tuple[StatementKind, list[str]]:
+    """The kind of a LadybugDB plan and the operators that make it so (empty for ``READ``); an operator stylekg
+    does not know counts as ``OTHER``, so that a new database version fails closed."""
+    other = sorted({op for op in operators if op not in LADYBUG_READ_OPERATORS | LADYBUG_WRITE_OPERATORS
+                    | LADYBUG_SCHEMA_OPERATORS})
+    if other:
+        return StatementKind.OTHER, other
+    schema = sorted({op for op in operators if op in LADYBUG_SCHEMA_OPERATORS})
+    if schema:
+        return StatementKind.SCHEMA, schema
+    writes = sorted({op for op in operators if op in LADYBUG_WRITE_OPERATORS})
+    if writes:
+        return StatementKind.WRITE, writes
+    if not operators:
+        return StatementKind.OTHER, ["(no plan)"]
+    return StatementKind.READ, []
+
+
+def reject_kind(kind: StatementKind, what: str, *, write: bool = False) -> None:
+    """Refuse a statement the database reads as ``kind`` (``what``: the operators or query type behind it):
+    without ``write`` only ``READ`` runs; with it ``READ`` and ``WRITE`` (data changes), never DDL or the rest."""
+    if kind is StatementKind.READ or (write and kind is StatementKind.WRITE):
+        return
+    detail = f" ({what})" if what else ""
+    if kind is StatementKind.SCHEMA:
+        raise StoreError(f"the database reads this query as a schema change{detail}, which stylekg never runs for a "
+                         "query", hint="stylekg owns the schema; --write accepts data changes only (CREATE, MERGE, "
+                                       "SET, DELETE on nodes and relationships)")
+    if kind is StatementKind.OTHER:
+        raise StoreError(f"the database reads this query as an operation outside data reads and writes{detail}, "
+                         "which stylekg never runs", hint="queries may read (and with --write change) nodes and "
+                                                          "relationships, nothing else")
+    raise StoreError(f"the database reads this query as a write{detail}, but queries are read-only by default",
+                     hint="add --write to change the store")

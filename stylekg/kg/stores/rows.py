@@ -26,9 +26,22 @@ def node_key(graph: str, node_id: str) -> str:
     return f"{node_id}@{graph}"
 
 
-def dumps(value: dict[str, Any]) -> str:
-    """Dict properties are stored as JSON strings (both stores, one encoding)."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+def dumps(value: dict[str, Any], what: str = "a value") -> str:
+    """Dict properties are stored as JSON strings (both stores, one encoding); NaN and infinity are refused (JSON
+    has no such numbers, and a stored ``NaN`` would make ``query --json`` print invalid JSON)."""
+    try:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        raise StoreError(f"{what} holds a number that is not finite (NaN or infinity)",
+                         hint="replace it with a finite number, or leave the field out") from None
+
+
+def finite(value: Any, what: str) -> float:
+    """``value`` as a finite float, else :class:`StoreError` naming ``what`` (every save checks every number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise StoreError(f"{what} is not a finite number: {value!r}", hint="give it a finite number (1.0 unless it "
+                                                                            "says more)")
+    return float(value)
 
 
 def loads(text: str | None) -> dict[str, Any]:
@@ -43,8 +56,8 @@ def node_row(graph: str, node: Node) -> dict[str, Any]:
         "type": node.type.value,
         "name": str(node.name),
         "description": str(node.description),
-        "properties": dumps(node.properties),
-        "annotations": dumps(node.annotations),
+        "properties": dumps(node.properties, f"the properties of node {node.id!r}"),
+        "annotations": dumps(node.annotations, f"the annotations of node {node.id!r}"),
         "prov_source": str(node.provenance.source),
         "prov_detail": str(node.provenance.detail),
     }
@@ -59,9 +72,9 @@ def edge_row(graph: str, edge: Edge) -> dict[str, Any]:
         "dst": node_key(graph, edge.target),
         "relation": str(edge.relation),
         "template": str(edge.template),
-        "weight": float(edge.weight),  # a bad value raises here, mid-transaction
-        "properties": dumps(edge.properties),
-        "annotations": dumps(edge.annotations),
+        "weight": finite(edge.weight, f"the weight of edge {edge.id!r}"),  # raises here, mid-transaction
+        "properties": dumps(edge.properties, f"the properties of edge {edge.id!r}"),
+        "annotations": dumps(edge.annotations, f"the annotations of edge {edge.id!r}"),
         "prov_source": str(edge.provenance.source),
         "prov_detail": str(edge.provenance.detail),
     }
