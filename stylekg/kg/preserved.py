@@ -182,16 +182,20 @@ def merge_preserved(groups: Sequence[Sequence[Preserved]], requests: Sequence[Ed
     """The groups taking turns, one item each per round, up to ``limit`` items: without an edited (subject,
     template) pair, a request's own prompt, a ``held_out`` prompt, or a prompt already taken."""
     edited = {(r.subject, r.prompt) for r in requests}
-    taken = {r.text for r in requests} | set(held_out)
+    banned = {r.text for r in requests} | set(held_out)
+
+    def allowed(item: Preserved) -> bool:
+        template = item.prompt.replace(item.subject, "{}", 1) if item.subject else None
+        return item.prompt not in banned and (item.subject, template) not in edited
+
+    taken: set[str] = set()
     out: list[Preserved] = []
-    for item in _take_turns([list(g) for g in groups]):
+    for item in _take_turns([[i for i in g if allowed(i)] for g in groups]):
         if len(out) >= max(limit, 0):
             break
-        template = item.prompt.replace(item.subject, "{}", 1) if item.subject else None
-        if item.prompt in taken or (item.subject, template) in edited:
-            continue
-        taken.add(item.prompt)
-        out.append(item)
+        if item.prompt not in taken:
+            taken.add(item.prompt)
+            out.append(item)
     return tuple(out)
 
 
