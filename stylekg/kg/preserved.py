@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..errors import GraphError, StyleKGError
-from ..requests import EditRequest, Preserved, PreservedKind
+from ..requests import EditRequest, Preserved, PreservedKind, RequestKind
 from .graph import StyleGraph
 from .material import PLAIN_SUBJECT
 from .schema import EdgeType, NodeType
@@ -110,7 +110,7 @@ def other_style_markers(graph: StyleGraph, requests: Sequence[EditRequest],
         if style in skip:
             continue
         try:
-            own = to_edit_requests(graph, style, "erase", n_paraphrases=0, n_misspellings=0)
+            own = to_edit_requests(graph, style, RequestKind.ERASE, n_paraphrases=0, n_misspellings=0)
         except StyleKGError:  # a style without markers of its own
             continue
         per_style.append([Preserved(r.text, r.target_true, PreservedKind.STYLE_MARKER, r.subject, r.edge_id or "")

@@ -26,9 +26,9 @@ class RunConfig:
 
     style: str = ""  # a library style name, or anything an LLM can decompose
     auto: str = ""  # a wide subject to expand into several styles instead of ``style``
-    mode: str = "erase"
+    mode: str = RequestKind.ERASE.value
     node: str = ""  # the node to edit (default: the style's first abstract parent when propagating)
-    propagate: str = "explicit"
+    propagate: str = Propagation.EXPLICIT.value
     method: str = "memit"
     hparams: str = ""  # the method's hyper-parameters: a TOML file or a shipped <method>/<name>; "" = <method>/<model>
     model: str = "smollm2-135m"
