@@ -144,12 +144,12 @@ def plan(
     node_id = node_id_of(graph, node)
     is_abstract = node_id in graph and graph.node(node_id).type is NodeType.ABSTRACT_STYLE
     if how is not Propagation.NONE:
+        if inherited:
+            raise EditError("inherited markers (--inherited) and propagation (--propagate) do not go together",
+                            hint="propagation edits an abstract parent's own markers; inherited a style's inherited ones")
         if not is_abstract:
             raise EditError(f"propagation starts at an abstract style; {node!r} is not one",
                             hint="name an abstract parent (e.g. Exaggeration), or leave propagation out")
-        if inherited:
-            raise EditError("inherited markers and propagation do not go together",
-                            hint="propagation edits an abstract parent's own markers; inherited a style's inherited ones")
     if how is Propagation.NONE:
         base = to_edit_requests(graph, node_id, kind, new_target=new_target, relation_template=relation_template,
                                 inherited=inherited)
