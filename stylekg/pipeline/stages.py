@@ -164,7 +164,6 @@ def with_layers(hparams: Any, choice: LayerChoice) -> Any:
 
 
 # ---- requests -----------------------------------------------------------------------------------------------
-
 def plan_requests(graph: StyleGraph, node_id: str, config: RunConfig) -> EditPlan:
     """What ``stylekg run`` edits (:func:`stylekg.kg.planner.plan` with the run's selection): the edited node's
     marker edges for an erase (all edges otherwise), the first ``max_markers`` of them, propagated from an abstract
