@@ -203,6 +203,7 @@ class EditRequest:
                 kind=RequestKind(rw.get("kind", "replace")),
                 edge_id=rw.get("edge_id"),
                 case_id=str(record.get("case_id", "")),
+                subject_id=rw.get("subject_id"),
                 paraphrase_prompts=_string_list(record, "paraphrase_prompts"),
                 neighborhood_prompts=tuple(_neighbour(n) for n in _list(record, "neighborhood_prompts")),
                 alias_prompts=_string_list(record, "alias_prompts"),
@@ -220,6 +221,8 @@ class EditRequest:
             rw["target_true"] = {"str": self.target_true.strip()}
         if self.edge_id:
             rw["edge_id"] = self.edge_id
+        if self.subject_id:
+            rw["subject_id"] = self.subject_id
         return {
             "case_id": self.case_id,
             "requested_rewrite": rw,
@@ -227,6 +230,29 @@ class EditRequest:
             "neighborhood_prompts": [n.to_json() if isinstance(n, Neighbour) else n for n in self.neighborhood_prompts],
             "alias_prompts": list(self.alias_prompts),
         }
+
+
+def to_record(request: EditRequest) -> dict[str, Any]:
+    """A request as a CounterFact-style record, with its ``meta`` when it has one (the JSON form of run
+    directories, request files and plans)."""
+    record = request.to_counterfact()
+    if request.meta:
+        record["meta"] = dict(request.meta)
+    return record
+
+
+def from_record(record: dict[str, Any]) -> EditRequest:
+    """The inverse of :func:`to_record` (a record without ``meta`` gives an empty one). A ``meta["subject_id"]``
+    written before ``subject_id`` was a field moves to the field."""
+    meta = record.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise EditError(f"request meta must be a JSON object, got {type(meta).__name__}")
+    request = EditRequest.from_counterfact(record)
+    meta = dict(meta)
+    legacy = meta.pop("subject_id", None)
+    if request.subject_id is None and isinstance(legacy, str):
+        request = request.with_(subject_id=legacy)
+    return request.with_(meta=meta) if meta else request
 
 
 def _target(rw: dict[str, Any], key: str) -> str | None:

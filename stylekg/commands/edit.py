@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..requests import Propagation, RequestKind
 from .common import DeviceOpt, JsonOpt, ModelOpt, StoreOpt, check_template, console, emit_json, esc, require_utf8
 
 HEADLINE = ("efficacy_score", "paraphrase_score", "neighborhood_score", "alias_score", "prob_new", "prob_true")
@@ -19,10 +20,11 @@ def edit_cmd(
     requests: Annotated[Path | None, typer.Option("--requests", "-r", help="CounterFact-style JSONL file.")] = None,
     graph: Annotated[str | None, typer.Option("--graph", help="Graph file, or a graph name in --store.")] = None,
     node: Annotated[str, typer.Option("--node", help="Style, abstract style, trait, marker or edge to edit.")] = "",
-    mode: Annotated[str, typer.Option("--mode", help="erase | replace | insert | relation")] = "erase",
+    mode: Annotated[RequestKind, typer.Option("--mode", help="What the edit does to each edge.")] = RequestKind.ERASE,
     new: Annotated[str | None, typer.Option("--new", help="New object (replace/insert).")] = None,
     relation: Annotated[str | None, typer.Option("--relation-template", help="New prompt template (relation).")] = None,
-    propagate: Annotated[str | None, typer.Option("--propagate", help="explicit | implicit (abstract --node).")] = None,
+    propagate: Annotated[Propagation | None, typer.Option(
+        "--propagate", help="From an abstract --node to its subclasses (default: none).")] = None,
     inherited: Annotated[bool, typer.Option(
         "--inherited", help="Also edit the markers --node inherits from its abstract parents (a style whose markers "
                             "all come from its parents needs it).")] = False,
@@ -48,9 +50,6 @@ def edit_cmd(
 
     if (requests is None) == (graph is None):
         raise EditError("give exactly one of --requests FILE or --graph G --node N")
-    if inherited and propagate:
-        raise EditError("--inherited and --propagate do not go together",
-                        hint="--propagate edits an abstract parent's own markers; --inherited a style's inherited ones")
     if relation is not None:
         check_template(relation, "--relation-template")
     m, hp = load_method(method, model, hparams, stats_samples=stats_samples)
@@ -65,19 +64,21 @@ def edit_cmd(
         reqs, probes = made.requests, made.probes
     check_model(model)  # every input is checked before any weights are read
     lm = load_model(model, device=device)
-    context = EditContext(corpus=[str(c) for c in corpus]) if corpus else None
+    preserved = made.plan.preserved if made is not None else ()  # what the graph says the edit must keep
+    context = EditContext(corpus=[str(c) for c in corpus] if corpus else None, preserved=preserved) \
+        if corpus or preserved else None
     if batch < 1 or (batch != 1 and not sequential):
         raise EditError(f"--batch {batch}: give a batch of at least 1, together with --sequential",
                         hint="e.g. --sequential --batch 10")
     outcome = edit_and_measure(lm, m, reqs, hp, probes=probes, context=context,
                                sequential_batch=batch if sequential else None)
     summary = {"model": model, **outcome.summary()}
-    if made is not None and propagate:
+    if made is not None and made.plan.propagate is not Propagation.NONE:
         from ..pipeline.records import propagation_record
 
         edited, subclasses = propagation_effects(outcome, reqs)
         record = propagation_record(method=method, model=model, graph=made.graph.name,
-                                    parent_id=made.graph.find(node).id, mode=propagate, edited=edited,
+                                    parent_id=made.plan.node_id, mode=made.plan.propagate, edited=edited,
                                     subclasses=subclasses, hparams_hash=hparams_hash(hp))
         summary["run_id"] = record.id
         if made.from_store:

@@ -6,6 +6,7 @@ requests (``kg requests``); ``kg import`` and ``kg add`` are in ``kg_merge.py``,
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
+from ..requests import Propagation, RequestKind
 from .common import JsonOpt, StoreOpt, console, echo_data, emit_json
 from .common import esc as escape  # control characters and rich markup: names from files and LLMs are data
 
@@ -244,48 +246,99 @@ def export_cmd(
     console.print(f"[green]wrote[/] {escape(path)} ({len(graph)} nodes, {graph.number_of_edges()} edges)")
 
 
+class Job(str, Enum):
+    """The job whose plan ``kg requests`` prints (each selects edges its own way)."""
+
+    EDIT = "edit"
+    RUN = "run"
+    COMPARE = "compare"
+
+
 @kg_app.command("requests")
 def requests_cmd(
-    node: Annotated[str, typer.Argument(help="A style, abstract style, trait or marker (name, alias or id), "
-                                             "or an edge id.")],
-    mode: Annotated[str, typer.Option("--mode", help="erase | replace | insert | relation")] = "erase",
-    propagate: Annotated[str, typer.Option("--propagate", help="none | explicit | implicit (abstract NODE)")] = "none",
+    node: Annotated[str, typer.Argument(help="A style, abstract style, trait or marker (name, alias or id), or an "
+                                             "edge id; with --job run, the run's style.")] = "",
+    mode: Annotated[RequestKind, typer.Option("--mode", help="What the edit does to each edge.")] = RequestKind.ERASE,
+    propagate: Annotated[Propagation | None, typer.Option(
+        "--propagate", help="From an abstract NODE to its subclasses (default: none; --job run: explicit).",
+        show_default=False)] = None,
     new: Annotated[str | None, typer.Option("--new", help="New object (replace/insert).")] = None,
     relation: Annotated[str | None, typer.Option("--relation-template", help="New prompt template (relation).")] = None,
     inherited: Annotated[bool, typer.Option("--inherited", help="Also the markers a style inherits from its "
                                                                 "parents.")] = False,
+    job: Annotated[Job, typer.Option(
+        "--job", help="Print what this job edits with the same flags: edit (stylekg edit --graph G --node NODE), "
+                      "run (stylekg run NODE: markers only for an erase, the first --max-markers edges, the "
+                      "style's abstract parent when propagating) or compare (stylekg compare NODE).")] = Job.EDIT,
+    max_markers: Annotated[int | None, typer.Option(
+        "--max-markers", help="--job run / compare: edit the first N edges (default: the job's, 4 / 2).",
+        show_default=False)] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="--job run: a run config TOML (replaces the other flags); print what "
+                         "stylekg run --config FILE edits.")] = None,
     graph_file: GraphOpt = None,
     store: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Print the edit requests NODE would make in a propagation mode, as JSON or a table; loads no model."""
-    from ..kg.propagation import request_plan
+    """Print the plan of an edit of NODE (requests applied, probes and unrelated styles measured, the preserved
+    set), exactly as the chosen job builds it, as JSON or tables; loads no model."""
+    from ..errors import EditError
 
+    if job is not Job.RUN and config is not None:
+        raise EditError("--config is a run config: it goes with --job run")
+    if job is not Job.EDIT and (inherited or relation is not None):
+        raise EditError(f"--inherited and --relation-template select edges for --job edit, not --job {job.value}")
+    if job is Job.EDIT and max_markers is not None:
+        raise EditError("--max-markers goes with --job run or --job compare", hint="stylekg edit edits every edge")
+    if not node and config is None:
+        raise EditError("name the NODE to edit", hint="e.g. stylekg kg requests Yoda")
     graph = _base(graph_file, store)
-    applied, probes = request_plan(graph, node, mode, propagate, new_target=new, relation_template=relation,
-                                   inherited=inherited)
-    rows = [_request_row(r, "probe") for group in probes.values() for r in group]
-    rows = [_request_row(r, "propagated" if r.meta.get("propagated_from") else "edited") for r in applied] + rows
+    if job is Job.RUN:
+        from ..pipeline.config import RunConfig
+        from ..pipeline.stages import run_plan
+
+        given = {"mode": mode.value, "propagate": propagate.value if propagate else None,
+                 "max_markers": max_markers, "extra": {"new": new} if new else None}
+        cfg = (RunConfig.from_toml(config) if config is not None else  # the file replaces the flags, as in run
+               RunConfig(style=node, **{k: v for k, v in given.items() if v is not None}))
+        plan = run_plan(graph, cfg)
+    elif job is Job.COMPARE:
+        from ..kg.inheritance import resolve_style
+        from ..pipeline.compare import compare_plan
+
+        if mode is not RequestKind.ERASE or propagate not in (None, Propagation.NONE) or new:
+            raise EditError("stylekg compare erases a style's markers: --job compare takes no --mode, --propagate "
+                            "or --new")
+        plan = compare_plan(graph, resolve_style(graph, node), 2 if max_markers is None else max_markers)
+    else:
+        from ..kg.planner import plan as make_plan
+
+        plan = make_plan(graph, node, mode=mode, propagate=propagate, new_target=new, relation_template=relation,
+                         inherited=inherited)
     if json_out:
-        emit_json({"graph": graph.name, "node": node, "mode": mode, "propagate": propagate, "requests": rows})
+        emit_json({"job": job.value, **plan.to_json()})
         return
+    _print_plan(plan, job)
+
+
+def _print_plan(plan, job: Job) -> None:
+    """The plan as two tables: requests (edited, propagated, probes, unrelated), then the preserved set."""
+    rows = [("propagated" if r.meta.get("propagated_from") else "edited", r) for r in plan.requests]
+    rows += [("probe", r) for r in plan.probe_list] + [("unrelated", r) for r in plan.unrelated]
     table = Table("role", "prompt", "old → new", "paraphrase / alias prompts",
-                  title=f"{len(applied)} request(s) applied, {len(rows) - len(applied)} probe(s) measured "
-                        f"({escape(mode)}, propagation {escape(propagate)}); no model loaded; --json for every field")
-    for row in rows:
-        old, new_text = (row["target_true"] or "").strip() or "∅", (row["target_new"] or "").strip() or "(lowered)"
-        table.add_row(row["role"], escape(row["text"]), escape(f"{old} → {new_text}"),
-                      f"{len(row['paraphrase_prompts'])} / {len(row['alias_prompts'])}")
+                  title=f"{escape(job.value)}: {len(plan.requests)} request(s) applied, {len(plan.probe_list)} "
+                        f"probe(s) and {len(plan.unrelated)} unrelated measured ({escape(plan.mode.value)}, "
+                        f"propagation {escape(plan.propagate.value)}); no model loaded; --json for every field")
+    for role, r in rows:
+        old, new_text = (r.target_true or "").strip() or "∅", (r.target_new or "").strip() or "(lowered)"
+        table.add_row(role, escape(r.text), escape(f"{old} → {new_text}"),
+                      f"{len(r.paraphrase_prompts)} / {len(r.alias_prompts)}")
     console.print(table)
-
-
-def _request_row(request, role: str) -> dict:
-    return {"role": role, "subject": request.subject, "subject_id": request.meta.get("subject_id"),
-            "text": request.text, "prompt": request.prompt, "target_true": request.target_true,
-            "target_new": request.target_new, "kind": request.kind.value, "edge_id": request.edge_id,
-            "case_id": request.case_id, "propagated_from": request.meta.get("propagated_from"),
-            "paraphrase_prompts": list(request.paraphrase_prompts), "alias_prompts": list(request.alias_prompts),
-            "neighborhood_prompts": list(request.neighborhood_prompts)}
+    kept = Table("kind", "prompt", "keeps", "from", title=f"preserved set: {len(plan.preserved)} prompt(s) the edit "
+                                                           f"must keep (from the graph)")
+    for p in plan.preserved:
+        kept.add_row(p.kind.value, escape(p.prompt), escape(p.target.strip()), escape(p.source))
+    console.print(kept)
 
 
 def register(app: typer.Typer) -> None:

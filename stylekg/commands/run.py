@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..requests import Propagation, RequestKind
 from .common import JsonOpt, StoreOpt, console, emit_json, esc
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.toml"  # package data
@@ -31,7 +32,8 @@ def run_cmd(
     replace: Annotated[str | None, typer.Option("--replace", help="Replace the edited objects with this text.")] = None,
     insert: Annotated[str | None, typer.Option("--insert", help="Insert this marker into the style.")] = None,
     node: Annotated[str, typer.Option("--node", help="Node to edit (default: the nearest abstract parent with markers).")] = "",
-    propagate: Annotated[str, typer.Option("--propagate", help="explicit | implicit | none")] = "explicit",
+    propagate: Annotated[Propagation, typer.Option(
+        "--propagate", help="From the edited abstract parent to its subclasses.")] = Propagation.EXPLICIT,
     method: Annotated[str, typer.Option("--method", help="rome | memit | alphaedit | ...")] = "memit",
     model: Annotated[str, typer.Option("--model", "-m")] = "smollm2-135m",
     provider: Annotated[str, typer.Option("--provider", help="library | openai | local (decomposition)")] = "library",
@@ -59,7 +61,7 @@ def run_cmd(
 
     if sum(bool(x) for x in (erase, replace, insert)) > 1:
         raise ConfigError("choose one of --erase, --replace, --insert")
-    mode = "replace" if replace else "insert" if insert else "erase"
+    mode = RequestKind.REPLACE if replace else RequestKind.INSERT if insert else RequestKind.ERASE
     extra = {"new": replace or insert} if (replace or insert) else {}
     if config is not None:
         cfg = RunConfig.from_toml(config, device=device, store=store, runs_dir=runs_dir)

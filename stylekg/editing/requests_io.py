@@ -3,7 +3,8 @@
 Each line: ``{"case_id", "requested_rewrite": {"prompt", "subject", "target_new": {"str"},
 "target_true": {"str"}}, "paraphrase_prompts", "neighborhood_prompts"}`` (docs/editing.md).
 A plain JSON array of records (the published CounterFact file) is accepted too. A request's ``meta`` (the graph
-ids it came from, propagation, role...) travels as a ``"meta"`` object, so nothing is lost on a round trip.
+ids it came from, propagation, role...) travels as a ``"meta"`` object, so nothing is lost on a round trip
+(:func:`stylekg.requests.to_record` / :func:`stylekg.requests.from_record`, re-exported here).
 """
 
 from __future__ import annotations
@@ -14,29 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EditError
-from ..requests import MAX_TEXT_CHARS, EditRequest
+from ..requests import MAX_TEXT_CHARS, EditRequest, from_record, to_record
 
 MAX_RECORD_CHARS = 40 * MAX_TEXT_CHARS
 """The longest JSONL line (one request with its paraphrases and neighbours); a longer line is refused before it is
 parsed (a 10 MB line used to be parsed and tokenised for a minute before its length was checked)."""
 from ..paths import atomic_write_text
 
-
-def to_record(request: EditRequest) -> dict[str, Any]:
-    """A request as a CounterFact-style record, with its ``meta`` when it has one."""
-    record = request.to_counterfact()
-    if request.meta:
-        record["meta"] = dict(request.meta)
-    return record
-
-
-def from_record(record: dict[str, Any]) -> EditRequest:
-    """The inverse of :func:`to_record` (a record without ``meta`` gives an empty one)."""
-    meta = record.get("meta") or {}
-    if not isinstance(meta, dict):
-        raise EditError(f"request meta must be a JSON object, got {type(meta).__name__}")
-    request = EditRequest.from_counterfact(record)
-    return request.with_(meta=dict(meta)) if meta else request
+__all__ = ["from_record", "from_records", "read_requests", "to_record", "to_records", "write_requests"]
 
 
 def to_records(requests: Iterable[EditRequest]) -> list[dict[str, Any]]:

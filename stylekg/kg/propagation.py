@@ -9,8 +9,8 @@
 
 A subclass's copy (:func:`stylekg.kg.to_requests.for_style`) is the request the subclass would get for that
 edge itself: its name as subject, the concrete template, and its own paraphrase and alias prompts (its
-aliases and misspellings), so a propagated edit is measured like a direct one. :func:`request_plan` gives
-both lists for any node and mode (``stylekg kg requests``: a dry run of the edit, no model loaded).
+aliases and misspellings), so a propagated edit is measured like a direct one. :func:`stylekg.kg.planner.plan`
+puts them together for any node, mode and propagation (``stylekg kg requests``: a dry run of the edit).
 
 A subclass inherits a marker edge when the marker's trait is among its effective traits (always true
 below a carrier, see :mod:`stylekg.kg.inheritance`), and a ``FACT`` edge unless it declares its own
@@ -29,8 +29,6 @@ from .schema import EdgeType, NodeType
 from .to_requests import for_style, to_edit_requests
 
 CONCRETE = (NodeType.STYLE, NodeType.NEUTRAL)
-MODES = ("explicit", "implicit")
-PLAN_MODES = (*MODES, "none")
 
 
 def subclass_styles(graph: StyleGraph, parent: str) -> list[str]:
@@ -39,7 +37,7 @@ def subclass_styles(graph: StyleGraph, parent: str) -> list[str]:
 
 
 def _abstract_id(graph: StyleGraph, request: EditRequest) -> str | None:
-    sid = request.meta.get("subject_id")
+    sid = request.subject_id
     if sid and sid in graph and graph.node(sid).type is NodeType.ABSTRACT_STYLE:
         return sid
     for node in graph.nodes(NodeType.ABSTRACT_STYLE):
@@ -116,28 +114,3 @@ def implicit_probes(graph: StyleGraph, requests: Iterable[EditRequest]) -> dict[
             if inherits(graph, style_id, request):
                 probes.setdefault(style_id, []).append(_for_style(graph, request, style_id, parent_id))
     return probes
-
-
-def request_plan(
-    graph: StyleGraph,
-    node: str,
-    mode: str | RequestKind = "erase",
-    propagate: str = "none",
-    *,
-    new_target: str | None = None,
-    relation_template: str | None = None,
-    inherited: bool = False,
-) -> tuple[list[EditRequest], dict[str, list[EditRequest]]]:
-    """(the requests an edit of ``node`` applies, per subclass the requests it only measures) in a propagation
-    mode: ``none`` (``node``'s own requests: a style's, or an abstract style's concrete carriers'),
-    ``explicit`` (the abstract parent's requests and a copy for every inheriting subclass) or ``implicit`` (the
-    parent's requests; the subclasses' copies are probes). Loads no model."""
-    if propagate not in PLAN_MODES:
-        raise EditError(f"unknown propagation mode {propagate!r}", hint=f"use one of {', '.join(PLAN_MODES)}")
-    if propagate == "none":
-        return to_edit_requests(graph, node, mode, new_target=new_target, relation_template=relation_template,
-                                inherited=inherited), {}
-    parents = parent_edge_requests(graph, node, mode, new_target=new_target, relation_template=relation_template)
-    if propagate == "explicit":
-        return expand_explicit(graph, parents), {}
-    return parents, implicit_probes(graph, parents)

@@ -190,12 +190,12 @@ def for_style(graph: StyleGraph, request: EditRequest, style_id: str, *, n_parap
     return request.with_(
         prompt=template, subject=style.name, case_id=f"{request.case_id}|{style.id}",
         paraphrase_prompts=_paraphrases(unit, n_paraphrases), alias_prompts=_aliases(graph, unit, n_misspellings),
-        neighborhood_prompts=_neighbours(graph, unit),
-        meta={**request.meta, "subject_id": style.id, **meta},
+        neighborhood_prompts=_neighbours(graph, unit), subject_id=style.id,
+        meta={**request.meta, **meta},
     )
 
 
-def _object_text(node: Node) -> str:
+def object_text(node: Node) -> str:
     return str(node.properties.get("text") or node.name)
 
 
@@ -262,8 +262,8 @@ def to_edit_requests(
         return [_insert_request(graph, node, new_target or "", relation_template, n_paraphrases, n_misspellings)]
     requests: list[EditRequest] = []
     for unit in _units(graph, node, inherited, on_parent):
-        old = _object_text(unit.obj)
-        meta = {"subject_id": unit.subject.id, "object_id": unit.obj.id, "mode": kind.value,
+        old = object_text(unit.obj)
+        meta = {"object_id": unit.obj.id, "mode": kind.value,
                 "trait_id": unit.trait.id if unit.trait else None}
         prompt = unit.template
         subject = unit.subject.name
@@ -271,7 +271,7 @@ def to_edit_requests(
             new, true = new_target, old
         elif kind is RequestKind.ERASE:
             neutral = _neutral_of(graph, unit.obj)
-            new, true = (_object_text(neutral) if neutral else None), old
+            new, true = (object_text(neutral) if neutral else None), old
             meta["neutral_id"] = neutral.id if neutral else None
         else:  # RELATION: same subject and object, a new prompt
             new, true, prompt = old, None, relation_template or ""
@@ -287,7 +287,7 @@ def to_edit_requests(
             paraphrase_prompts=() if on_parent else _paraphrases(unit, n_paraphrases),
             neighborhood_prompts=_neighbours(graph, unit),
             alias_prompts=() if on_parent else _aliases(graph, unit, n_misspellings),
-            meta=meta,
+            subject_id=unit.subject.id, meta=meta,
         ))
     if not requests:
         raise GraphError(f"{node!r} has no FACT edges or markers to turn into requests",
@@ -319,8 +319,8 @@ def _insert_request(graph: StyleGraph, node: str, text: str, template: str | Non
         prompt=prompt, subject=subject.name, target_new=_spaced(text), target_true=None,
         kind=RequestKind.INSERT, edge_id=eid, case_id=f"insert|{subject.id}|{mid}",
         paraphrase_prompts=_paraphrases(unit, n_paraphrases), neighborhood_prompts=_neighbours(graph, unit),
-        alias_prompts=_aliases(graph, unit, n_misspellings),
-        meta={"subject_id": subject.id, "object_id": mid, "mode": "insert", "prospective": True,
+        alias_prompts=_aliases(graph, unit, n_misspellings), subject_id=subject.id,
+        meta={"object_id": mid, "mode": RequestKind.INSERT.value, "prospective": True,
               "trait_id": trait.id if trait else None},
     )
 

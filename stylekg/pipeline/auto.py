@@ -19,7 +19,7 @@ from ..errors import StyleKGError
 from ..kg.graph import StyleGraph
 from ..kg.schema import slug
 from ..paths import atomic_write_text
-from ..requests import EditRequest
+from ..requests import EditRequest, Preserved, RequestKind
 from ..run_summary import RunSummary
 from . import stages
 from .config import RunConfig
@@ -34,17 +34,20 @@ from .stage_cache import StageCache
 
 @dataclass
 class AutoPlan:
-    """The held marker edges of every expanded style, and why the others were skipped."""
+    """The held marker edges of every expanded style, why the others were skipped, and what the edit keeps."""
 
     requests: list[EditRequest]
     skipped: dict[str, str] = field(default_factory=dict)
+    preserved: tuple[Preserved, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"requests": to_records(self.requests), "skipped": self.skipped}
+        return {"requests": to_records(self.requests), "skipped": self.skipped,
+                "preserved": [p.to_json() for p in self.preserved]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "AutoPlan":
-        return cls(from_records(data["requests"]), dict(data.get("skipped", {})))
+        return cls(from_records(data["requests"]), dict(data.get("skipped", {})),
+                   tuple(Preserved.from_json(p) for p in data.get("preserved", [])))
 
 
 def expand(config: RunConfig, run_dir: Path, n_styles: int) -> dict[str, Any]:
@@ -63,13 +66,17 @@ def expand(config: RunConfig, run_dir: Path, n_styles: int) -> dict[str, Any]:
 
 
 def plan_held(lm: Any, graph: StyleGraph, style_ids: list[str], max_markers: int) -> AutoPlan:
-    """Each style's first marker edges that the model holds (marker beats its neutral form on its own prompt)."""
-    from ..kg.to_requests import first_edges, marker_edges, to_edit_requests
+    """Each style's first marker edges (:func:`stylekg.kg.planner.plan`: erase, markers only, ``max_markers``
+    edges) that the model holds (marker beats its neutral form on its own prompt); the preserved set of the one
+    edit of them all, from the graph, leaves every expanded style out."""
+    from ..kg.planner import plan as plan_edit
+    from ..kg.preserved import graph_preserved
 
     plan = AutoPlan([])
     for sid in style_ids:
         try:
-            candidates = first_edges(marker_edges(to_edit_requests(graph, sid, "erase")), max_markers)
+            candidates = plan_edit(graph, sid, mode=RequestKind.ERASE, markers_only=True, max_markers=max_markers,
+                                   n_unrelated=0, preserved_limit=0).requests
         except StyleKGError as exc:
             plan.skipped[sid] = str(exc)
             continue
@@ -78,6 +85,7 @@ def plan_held(lm: Any, graph: StyleGraph, style_ids: list[str], max_markers: int
         if not held:
             plan.skipped[sid] = f"the model holds none of its {len(candidates)} marker edges"
         plan.requests += held
+    plan.preserved = graph_preserved(graph, plan.requests, exclude_styles=style_ids) if plan.requests else ()
     return plan
 
 
@@ -105,7 +113,8 @@ def _run_auto(config: RunConfig, run_id: str, run_dir: Path, on_event: Callable[
     before = cache.run("before", [config.to_dict(), key], lambda: request_scores(session.lm, requests))
     if requests:
         cache.run("edit", [config.to_dict(), hparams_hash(hparams), key],
-                  lambda: stages.apply_edit(session, method, hparams, requests, run_dir / "edit.safetensors"),
+                  lambda: stages.apply_edit(session, method, hparams, requests, run_dir / "edit.safetensors",
+                                            plan.preserved),
                   stages.EditInfo)
         session.reapply(run_dir / "edit.safetensors")
     after = cache.run("after", [config.to_dict(), key], lambda: request_scores(session.lm, requests))
@@ -126,7 +135,7 @@ def _write_record(config: RunConfig, graph: StyleGraph, summary: RunSummary, hp_
     from ..kg.stores import open_store
 
     record = edit_record(run_id=summary.run_id, method=config.method, model=config.model, graph=graph.name,
-                         rows=summary.styles, params={"auto": config.auto, "mode": "erase"}, hparams_hash=hp_hash,
+                         rows=summary.styles, params={"auto": config.auto, "mode": RequestKind.ERASE.value}, hparams_hash=hp_hash,
                          created=summary.created)
     with open_store(config.store) as store:
         store.save_graph(graph)  # the expanded graph goes in with the run's record

@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..kg.planner import EditPlan
+from ..requests import RequestKind
 from .measure import request_scores
 from .records import compare_records
 from ..paths import atomic_path, atomic_write_text
@@ -35,6 +37,16 @@ def _facts_measure(lm: Any) -> float:
     return sum(kept) / len(kept)
 
 
+def compare_plan(graph: Any, style: str, max_markers: int = 2) -> EditPlan:
+    """What ``stylekg compare`` edits (:func:`stylekg.kg.planner.plan` with its selection): the style as a reader
+    meets it (its own markers and those it inherits), only markers with a neutral form, the first ``max_markers``
+    edges; two unrelated styles' first marker each, chosen from the graph."""
+    from ..kg.planner import plan
+
+    return plan(graph, style, mode=RequestKind.ERASE, inherited=True, markers_only=True, require_new=True,
+                max_markers=max_markers, n_unrelated=2, unrelated_edges=1)
+
+
 def compare_style(lm: Any, style: str, methods: list[str], *, max_markers: int = 2, store: str | None = None,
                   out_dir: Path | None = None, prompts: str | None = None, edit_data: str = "requests",
                   hparams: dict[str, Any] | None = None, max_new_tokens: int = 96, seed: int = 0) -> dict[str, Any]:
@@ -50,21 +62,13 @@ def compare_style(lm: Any, style: str, methods: list[str], *, max_markers: int =
     from ..kg.inheritance import resolve_style
     from ..kg.library import load_library
     from ..kg.material import style_material
-    from ..kg.to_requests import first_edges, marker_edges, to_edit_requests
     from ..lm.generation import generate
     from .method_runs import MethodRun, compare, style_measures
 
     graph = load_library()
     style_id = resolve_style(graph, style)
-    # the style as a reader meets it: its own markers and those it inherits (a style may have only inherited ones)
-    requests = first_edges([r for r in marker_edges(to_edit_requests(graph, style_id, "erase", inherited=True))
-                            if r.target_new], max_markers)
-    others = []
-    for other in ("Carl Sagan", "Yoda", "Dolly Parton", "Donald Trump"):
-        other_id = resolve_style(graph, other)
-        if other_id != style_id and len(others) < 2:
-            others.append(first_edges(marker_edges(to_edit_requests(graph, other_id, "erase")), 1))
-    others = [r for group in others for r in group]
+    plan = compare_plan(graph, style_id, max_markers)
+    requests, others = plan.requests, plan.unrelated
     material = style_material(graph, style_id)
     columns, search = None, None
     if prompts:
@@ -87,7 +91,7 @@ def compare_style(lm: Any, style: str, methods: list[str], *, max_markers: int =
             out.update(columns(current))
         return out
 
-    context = EditContext(material=material)
+    context = EditContext(material=material, preserved=plan.preserved)
     chosen = dict(hparams or {})
     if columns is not None and "steer" in methods and "steer" not in chosen:
         from ..editing.hparams_files import load_method

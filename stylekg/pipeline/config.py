@@ -13,10 +13,10 @@ import tomli_w
 
 from ..errors import ConfigError
 from ..paths import read_utf8, sha256_text
+from ..requests import Propagation, RequestKind
 
 
-MODES = ("erase", "replace", "insert")
-PROPAGATION = ("explicit", "implicit", "none")
+RUN_MODES = (RequestKind.ERASE, RequestKind.REPLACE, RequestKind.INSERT)  # ``relation`` needs a template: edit only
 EDIT_DATA = ("requests", "occurrences")
 
 
@@ -26,9 +26,9 @@ class RunConfig:
 
     style: str = ""  # a library style name, or anything an LLM can decompose
     auto: str = ""  # a wide subject to expand into several styles instead of ``style``
-    mode: str = "erase"
+    mode: str = RequestKind.ERASE.value
     node: str = ""  # the node to edit (default: the style's first abstract parent when propagating)
-    propagate: str = "explicit"
+    propagate: str = Propagation.EXPLICIT.value
     method: str = "memit"
     hparams: str = ""  # the method's hyper-parameters: a TOML file or a shipped <method>/<name>; "" = <method>/<model>
     model: str = "smollm2-135m"
@@ -63,10 +63,12 @@ class RunConfig:
             object.__setattr__(self, name, _checked(name, hint, getattr(self, name)))
         if not self.style and not self.auto:
             raise ConfigError("a run needs a style (or --auto 'a wide subject')", hint="e.g. stylekg run 'Donald Trump' --erase")
-        if self.mode not in MODES:
-            raise ConfigError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
-        if self.propagate not in PROPAGATION:
-            raise ConfigError(f"propagate {self.propagate!r} is not one of {', '.join(PROPAGATION)}")
+        if self.mode not in RUN_MODES:
+            raise ConfigError(f"mode {self.mode!r} is not one of {', '.join(m.value for m in RUN_MODES)}")
+        if self.propagate not in tuple(Propagation):
+            raise ConfigError(f"propagate {self.propagate!r} is not one of {', '.join(p.value for p in Propagation)}")
+        object.__setattr__(self, "mode", RequestKind(self.mode).value)  # plain strings in TOML and hashes
+        object.__setattr__(self, "propagate", Propagation(self.propagate).value)
         if self.edit_data not in EDIT_DATA:
             raise ConfigError(f"edit_data {self.edit_data!r} is not one of {', '.join(EDIT_DATA)}")
         if self.edit_data == "occurrences" and not self.prompts:

@@ -17,10 +17,9 @@ from typing import Any
 from ..editing.context import EditContext
 from ..editing.registry import Method
 from ..editing.result import EditResult
-from ..errors import EditError
 from ..evaluation.results import EvalReport
 from ..kg.graph import StyleGraph
-from ..kg.schema import NodeType
+from ..kg.planner import EditPlan
 from ..paths import atomic_write_text
 from ..requests import EditRequest
 
@@ -95,43 +94,45 @@ def edit_and_measure(lm: Any, method: Method, requests: list[EditRequest], hpara
 
 @dataclass
 class GraphRequests:
-    """Requests made from a graph node: what is applied, what is only measured (implicit propagation)."""
+    """The plan of an edit of a graph node (:class:`stylekg.kg.planner.EditPlan`) and where its graph came from."""
 
     graph: StyleGraph
-    requests: list[EditRequest]
-    probes: dict[str, list[EditRequest]]
+    plan: EditPlan
     from_store: bool
 
+    @property
+    def requests(self) -> list[EditRequest]:
+        return self.plan.requests
 
-def graph_requests(graph_ref: str, store: str | None, node: str, mode: str, new: str | None, relation: str | None,
-                   propagate: str | None, *, inherited: bool = False) -> GraphRequests:
-    """Requests for ``node`` of a graph file or a stored graph (``inherited``: with the markers it inherits from
-    its abstract parents); with ``propagate``, an abstract parent's own edges, copied to every inheriting subclass
-    (``explicit``) or measured on them (``implicit``)."""
-    from ..kg import propagation
-    from ..kg.to_requests import to_edit_requests
+    @property
+    def probes(self) -> dict[str, list[EditRequest]]:
+        return self.plan.probes
 
+
+def load_graph_ref(graph_ref: str, store: str | None) -> tuple[StyleGraph, bool]:
+    """(the graph, whether it came from the store): a graph file, else a graph stored in ``store``."""
     path = Path(graph_ref)
     if path.exists():
         from ..kg.io import load_graph
 
-        graph, from_store = load_graph(path), False
-    else:
-        from ..kg.stores import open_store
+        return load_graph(path), False
+    from ..kg.stores import open_store
 
-        with open_store(store) as opened:
-            graph, from_store = opened.load_graph(graph_ref), True
-    if not propagate:
-        requests = to_edit_requests(graph, node, mode, new_target=new, relation_template=relation, inherited=inherited)
-        return GraphRequests(graph, requests, {}, from_store)
-    if propagate not in propagation.MODES:
-        raise EditError(f"unknown --propagate {propagate!r}", hint="use explicit or implicit")
-    if graph.find(node).type is not NodeType.ABSTRACT_STYLE:
-        raise EditError(f"--propagate needs an abstract style as --node, {node!r} is not one")
-    parents = propagation.parent_edge_requests(graph, node, mode, new_target=new, relation_template=relation)
-    if propagate == "explicit":
-        return GraphRequests(graph, propagation.expand_explicit(graph, parents), {}, from_store)
-    return GraphRequests(graph, parents, propagation.implicit_probes(graph, parents), from_store)
+    with open_store(store) as opened:
+        return opened.load_graph(graph_ref), True
+
+
+def graph_requests(graph_ref: str, store: str | None, node: str, mode: str, new: str | None, relation: str | None,
+                   propagate: str | None, *, inherited: bool = False) -> GraphRequests:
+    """What ``stylekg edit --graph`` edits: the plan of ``node`` in a graph file or a stored graph, from
+    :func:`stylekg.kg.planner.plan` with its default selection (every edge of ``node``; with ``propagate``, an
+    abstract parent's own edges copied to (``explicit``) or measured on (``implicit``) every inheriting subclass).
+    ``stylekg kg requests`` with the same flags prints the same plan."""
+    from ..kg.planner import plan
+
+    graph, from_store = load_graph_ref(graph_ref, store)
+    return GraphRequests(graph, plan(graph, node, mode=mode, propagate=propagate, new_target=new,
+                                     relation_template=relation, inherited=inherited), from_store)
 
 
 def write_outcome(outcome: EditOutcome, out: Path, summary: dict[str, Any]) -> None:
@@ -145,7 +146,7 @@ def write_outcome(outcome: EditOutcome, out: Path, summary: dict[str, Any]) -> N
 
 def propagation_effects(outcome: EditOutcome, requests: list[EditRequest]) -> tuple[dict, dict]:
     """(edited subject id → its case metrics, subclass id → its probes' summary) for a propagation record."""
-    edited = {r.meta.get("subject_id", r.subject): c.metrics.as_dict(drop_none=True)
+    edited = {r.subject_id or r.subject: c.metrics.as_dict(drop_none=True)
               for r, c in zip(requests, outcome.after.cases)}
     subclasses = {sid: report.summary.as_dict(drop_none=True) for sid, report in outcome.probes_after.items()}
     return edited, subclasses

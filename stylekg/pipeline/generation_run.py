@@ -16,6 +16,7 @@ from typing import Any
 from ..evaluation.generated_style import GenerationCache, Generations, generate
 from ..evaluation.prompt_sets import PromptSet, load_prompt_set
 from ..kg.graph import StyleGraph
+from ..requests import Preserved
 from ..run_summary import RunSummary, StyleRow
 from . import generation_stages as gs
 from .config import RunConfig
@@ -78,8 +79,10 @@ class GenerationJudging:
             self.session, self.materials, self.node_id, self.prompts, self.settings, classifier, before.known_facts,
             self.gcache, judge=self.judge), gs.GenerationMeasure)
 
-    def edit(self, method: Any, hparams: Any, requests: list[Any], key: list[Any], delta: Path) -> gs.GuardedEdit:
-        """The edit behind the fluency guard (occurrence requests when the edit trains on occurrences)."""
+    def edit(self, method: Any, hparams: Any, requests: list[Any], key: list[Any], delta: Path,
+             preserved: tuple[Preserved, ...] = ()) -> gs.GuardedEdit:
+        """The edit behind the fluency guard (occurrence requests when the edit trains on occurrences), keeping
+        the plan's ``preserved`` set."""
         def run() -> gs.GuardedEdit:
             answers = generate(self.session.lm, self.prompts.split("train"), self.settings, cache=self.gcache)
             material, reqs = self.material, requests
@@ -90,7 +93,7 @@ class GenerationJudging:
             n = self.config.guard_prompts  # the unedited model's answers to the first train prompts
             guard = Generations(answers.prompts[:n], answers.samples[:n], answers.settings)
             return gs.guarded_edit(self.session, method, hparams, reqs, material, delta, guard, self.gcache,
-                                   self.config.fluency_guard, self.config.repetition_guard)
+                                   self.config.fluency_guard, self.config.repetition_guard, preserved=preserved)
 
         def cached() -> gs.GuardedEdit:  # across run directories: a warm demo reads the delta (weights_cache.py)
             c = self.config
@@ -98,7 +101,8 @@ class GenerationJudging:
                 return run()
             parts = [c.method, dataclasses.asdict(hparams), [dataclasses.asdict(r) for r in requests],
                      dataclasses.asdict(self.material), self.prompts.split("train"), dataclasses.asdict(self.settings),
-                     c.edit_data, c.occurrence_subject, c.guard_prompts, c.fluency_guard, c.repetition_guard, c.seed]
+                     c.edit_data, c.occurrence_subject, c.guard_prompts, c.fluency_guard, c.repetition_guard, c.seed,
+                     [p.to_json() for p in preserved]]
             return gs.GuardedEdit.from_dict(cached_edit(weights_key(self.session.lm.model, parts), delta,
                                                         lambda: run().to_dict()))
 

@@ -35,6 +35,7 @@ from ..evaluation.generated_style import (
 from ..evaluation.prompt_sets import PromptSet
 from ..kg.graph import StyleGraph
 from ..material import StyleMaterial
+from ..requests import Preserved
 from ..run_summary import Record
 from .session import ModelSession
 
@@ -172,7 +173,8 @@ class GuardedEdit(Record):
 
 def guarded_edit(session: ModelSession, method: Any, hparams: Any, requests: list[Any], material: StyleMaterial,
                  delta: Any, before: Generations, cache: GenerationCache, max_ppl_increase: float,
-                 max_repetition_increase: float, attempts: int = 3) -> GuardedEdit:
+                 max_repetition_increase: float, attempts: int = 3,
+                 preserved: tuple[Preserved, ...] = ()) -> GuardedEdit:
     """Edit, then check fluency on train prompts (``before``: the unedited model's answers to them); weaken and
     retry when the text breaks; refuse after ``attempts``.
 
@@ -181,7 +183,7 @@ def guarded_edit(session: ModelSession, method: Any, hparams: Any, requests: lis
     guard_prompts, settings = before.prompts, before.settings
     verdicts = []
     for _ in range(max(1, attempts)):
-        result = session.edit(method, hparams, requests, delta, material=material)
+        result = session.edit(method, hparams, requests, delta, material=material, preserved=preserved)
         after = generate(session.lm, guard_prompts, settings, cache=cache)
         result.restore()
         verdict = fluency_guard(session, before, after, max_ppl_increase, max_repetition_increase)

@@ -34,10 +34,10 @@ def request_scores(lm: Any, requests: Sequence[EditRequest]) -> list[dict[str, f
 
 
 def per_style(requests: Sequence[EditRequest], before: list[dict], after: list[dict]) -> dict[str, dict[str, float]]:
-    """Aggregate request scores by subject style id (``meta['subject_id']``, else the subject)."""
+    """Aggregate request scores by subject style id (``subject_id``, else the subject)."""
     groups: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(requests):
-        groups[r.meta.get("subject_id") or r.subject].append(i)
+        groups[r.subject_id or r.subject].append(i)
     out = {}
     for sid, idx in groups.items():
         b_m = np.mean([before[i]["marker_logprob"] for i in idx])

@@ -106,10 +106,11 @@ def propagation_record(*, method: str, model: str, graph: str, parent_id: str, m
                        hparams_hash: str = "") -> RunRecord:
     """An edit of an abstract parent: metrics of the edited node(s) and of every measured subclass."""
     from ..errors import EditError
-    from ..kg.propagation import MODES
+    from ..requests import Propagation
 
-    if mode not in MODES:
+    if mode not in (Propagation.EXPLICIT, Propagation.IMPLICIT):
         raise EditError(f"unknown propagation mode {mode!r}", hint="use explicit or implicit")
+    mode = Propagation(mode).value
     targets = [TargetMetrics(t, finite_metrics(m), role="edited") for t, m in edited.items()]
     targets += [TargetMetrics(t, finite_metrics(m), role="subclass") for t, m in subclasses.items()]
     return new_record(kind="edit", method=method, model=model, graph=graph, targets=targets,

@@ -56,7 +56,7 @@ def finish(run_dir: Path, summary: RunSummary, cache: StageCache, graph: StyleGr
     return RunOutcome(summary.run_id, run_dir, summary, html, md)
 
 
-def _measured(session: ModelSession, plan: stages.RequestPlan, cfg: RunConfig) -> stages.Measurement:
+def _measured(session: ModelSession, plan: stages.EditPlan, cfg: RunConfig) -> stages.Measurement:
     """The teacher-forced measurement of ``plan`` on the model as it is now, read from the weights-keyed cache
     when the same weights measured the same plan before (a warm demo in a fresh run directory)."""
     from .weights_cache import cached_value, weights_key
@@ -74,10 +74,10 @@ def _measured(session: ModelSession, plan: stages.RequestPlan, cfg: RunConfig) -
 class Pipeline:
     """One run of the main job; ``run()`` executes (or resumes) every stage."""
 
-    def _generation_judging(self, graph: StyleGraph, info: stages.GraphInfo, plan: stages.RequestPlan) -> Any:
+    def _generation_judging(self, graph: StyleGraph, info: stages.GraphInfo, plan: stages.EditPlan) -> Any:
         from .generation_run import GenerationJudging
 
-        measured = [*plan.subclasses, *dict.fromkeys(r.meta.get("subject_id") for r in plan.unrelated)]
+        measured = [*plan.subclasses, *dict.fromkeys(r.subject_id for r in plan.unrelated)]
         return GenerationJudging(self.config, self.stages, self.session, graph, info.node_id,
                                  [m for m in measured if m], {r.edge_id for r in plan.requests})
 
@@ -107,22 +107,23 @@ class Pipeline:
                            lambda: stages.choose_layers(session.lm, hparams, cfg), stages.LayerChoice)
         hparams = stages.with_layers(hparams, layers)
         plan = cache.run("requests", [cfg.to_dict(), info.to_dict()],
-                         lambda: stages.plan_requests(graph, info.node_id, cfg), stages.RequestPlan)
+                         lambda: stages.plan_requests(graph, info.node_id, cfg), stages.EditPlan)
         plan_key = plan.to_dict()
         judge = self._generation_judging(graph, info, plan) if cfg.prompts else None
         gen_before = judge.before() if judge else None  # presence in generation comes first
         tf_before = judge.teacher_forced("tf_before", [plan_key]) if judge else None
         install = cache.run("install", [cfg.to_dict(), hparams_hash(hparams), plan_key],
                             lambda: stages.install_markers(session, method, hparams, plan.measured, presence, cfg,
-                                                           run_dir / "install.safetensors"), stages.InstallOutcome)
+                                                           run_dir / "install.safetensors", plan.preserved),
+                            stages.InstallOutcome)
         session.reapply(run_dir / "install.safetensors")
         before = cache.run("before", [cfg.to_dict(), install.to_dict(), plan_key],
                            lambda: _measured(session, plan, cfg), stages.Measurement)
         edit_key = [cfg.to_dict(), hparams_hash(hparams), plan_key, install.to_dict()]
         delta = run_dir / "edit.safetensors"
-        edit = (judge.edit(method, hparams, plan.requests, edit_key, delta) if judge else
-                cache.run("edit", edit_key, lambda: stages.apply_edit(session, method, hparams, plan.requests, delta),
-                          stages.EditInfo))
+        edit = (judge.edit(method, hparams, plan.requests, edit_key, delta, plan.preserved) if judge else
+                cache.run("edit", edit_key, lambda: stages.apply_edit(session, method, hparams, plan.requests, delta,
+                                                                      plan.preserved), stages.EditInfo))
         session.reapply(delta)
         after = cache.run("after", [cfg.to_dict(), edit.to_dict(), plan_key],
                           lambda: _measured(session, plan, cfg), stages.Measurement)

@@ -11,7 +11,7 @@ from ..editing.common.hparams import ValueHparams
 from ..editing.context import EditContext
 from ..editing.registry import Method
 from ..material import StyleMaterial
-from ..requests import EditRequest
+from ..requests import EditRequest, Preserved
 
 
 class ModelSession:
@@ -63,12 +63,15 @@ class ModelSession:
         return EditContext(stats=self._stats)
 
     def edit(self, method: Method, hparams: Any, requests: list[EditRequest], delta: Path,
-             material: StyleMaterial | None = None) -> EditResult:
+             material: StyleMaterial | None = None, preserved: tuple[Preserved, ...] = ()) -> EditResult:
         """Apply ``method`` and save its delta file; the edit stays applied until the caller restores it
-        (:meth:`reapply` of the delta file puts it back later, exactly as a resumed run does)."""
+        (:meth:`reapply` of the delta file puts it back later, exactly as a resumed run does). ``preserved``: the
+        plan's preserved set (empty: the plain method)."""
         context = self.context(hparams)
         if material is not None:
             context = dataclasses.replace(context or EditContext(), material=material)
+        if preserved:
+            context = dataclasses.replace(context or EditContext(), preserved=tuple(preserved))
         result = method.apply(self.lm.model, self.lm.tokenizer, requests, hparams, context)
         result.save(delta)
         return result

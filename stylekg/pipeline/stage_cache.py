@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Bump when what a stage computes changes: every cached stage output then misses and reruns.
-PIPELINE_VERSION = 4
+PIPELINE_VERSION = 5
 
 
 class StageCache:

@@ -16,12 +16,13 @@ from typing import Any
 
 from .. import __version__
 from ..editing.registry import Method
-from ..editing.requests_io import from_records, to_records
-from ..errors import RunError, StyleKGError
+from ..editing.requests_io import to_records
+from ..errors import RunError
 from ..kg.graph import StyleGraph
+from ..kg.planner import EditPlan
 from ..kg.schema import EdgeType, NodeType
 from ..paths import atomic_write_text
-from ..requests import EditRequest, RequestKind
+from ..requests import EditRequest, Preserved, Propagation, RequestKind
 from ..run_summary import Record, RunSummary, StyleRow, TraceSummary
 from .config import RunConfig
 from .measure import per_style, request_scores
@@ -80,7 +81,7 @@ def edited_node(graph: StyleGraph, style_id: str, config: RunConfig) -> str:
 
     if config.node:
         return graph.find(config.node).id
-    if config.propagate == "none":
+    if config.propagate == Propagation.NONE:
         return style_id
     parents = [p for p in ancestors(graph, style_id) if graph.node(p).type is NodeType.ABSTRACT_STYLE]
     for parent in parents:
@@ -163,58 +164,24 @@ def with_layers(hparams: Any, choice: LayerChoice) -> Any:
 
 
 # ---- requests -----------------------------------------------------------------------------------------------
-@dataclass
-class RequestPlan:
-    """What the edit applies (``requests``), what is only measured (``probes``: implicit propagation) and the
-    unrelated styles' requests that must not move."""
+def plan_requests(graph: StyleGraph, node_id: str, config: RunConfig) -> EditPlan:
+    """What ``stylekg run`` edits (:func:`stylekg.kg.planner.plan` with the run's selection): the edited node's
+    marker edges for an erase (all edges otherwise), the first ``max_markers`` of them, propagated from an abstract
+    node as ``config.propagate`` says (a concrete node is edited alone), and two unrelated styles' markers."""
+    from ..kg.planner import plan
 
-    requests: list[EditRequest]
-    probes: list[EditRequest]
-    unrelated: list[EditRequest]
-    subclasses: list[str]
-    node: str
-
-    @property
-    def measured(self) -> list[EditRequest]:
-        return self.requests + self.probes
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"requests": to_records(self.requests), "probes": to_records(self.probes),
-                "unrelated": to_records(self.unrelated), "subclasses": self.subclasses, "node": self.node}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RequestPlan":
-        return cls(from_records(data["requests"]), from_records(data.get("probes", [])),
-                   from_records(data["unrelated"]), list(data["subclasses"]), data["node"])
+    abstract = graph.node(node_id).type is NodeType.ABSTRACT_STYLE
+    return plan(graph, node_id, mode=config.mode, propagate=config.propagate if abstract else Propagation.NONE,
+                new_target=config.extra.get("new"), markers_only=None, max_markers=config.max_markers,
+                n_unrelated=2, unrelated_edges=2)
 
 
-def plan_requests(graph: StyleGraph, node_id: str, config: RunConfig) -> RequestPlan:
-    """The edited node's requests (an abstract parent's own edges, copied to every inheriting subclass with
-    ``explicit``, measured on them with ``implicit``) and two unrelated styles' marker requests."""
-    from ..kg.propagation import expand_explicit, implicit_probes, parent_edge_requests, subclass_styles
-    from ..kg.to_requests import first_edges, marker_edges, to_edit_requests
+def run_plan(graph: StyleGraph, config: RunConfig) -> EditPlan:
+    """What ``stylekg run`` with ``config`` edits in ``graph``: :func:`plan_requests` of the node
+    :func:`prepare_graph` picks (``stylekg kg requests --job run`` prints it)."""
+    from ..kg.inheritance import resolve_style
 
-    node = graph.node(node_id)
-    on_parent = node.type is NodeType.ABSTRACT_STYLE and config.propagate != "none"
-    build = parent_edge_requests if on_parent else to_edit_requests
-    base = build(graph, node_id, config.mode, new_target=config.extra.get("new"))
-    base = first_edges(marker_edges(base) if config.mode == "erase" else base, config.max_markers)
-    requests, probes = base, []
-    if on_parent and config.propagate == "explicit":
-        requests = expand_explicit(graph, base)
-    elif on_parent:  # implicit: measured on every subclass, applied to the parent only
-        probes = [r for group in implicit_probes(graph, base).values() for r in group]
-    subclass_ids = set(subclass_styles(graph, node_id)) if node.type is NodeType.ABSTRACT_STYLE else set()
-    edited_ids = {r.meta.get("subject_id") for r in requests}
-    unrelated: list[EditRequest] = []
-    for style in sorted(n.id for n in graph.nodes(NodeType.STYLE)):
-        if style in subclass_ids or style in edited_ids or len({r.meta.get("subject_id") for r in unrelated}) >= 2:
-            continue
-        try:
-            unrelated += first_edges(marker_edges(to_edit_requests(graph, style, "erase")), 2)
-        except StyleKGError:
-            continue
-    return RequestPlan(requests, probes, unrelated, sorted(subclass_ids), node_id)
+    return plan_requests(graph, edited_node(graph, resolve_style(graph, config.style), config), config)
 
 
 # ---- install and edit ---------------------------------------------------------------------------------------
@@ -236,7 +203,8 @@ class InstallOutcome(Record):
 
 
 def install_markers(session: ModelSession, method: Method, hparams: Any, requests: list[EditRequest],
-                    presence: dict[str, Any], config: RunConfig, delta: Path) -> InstallOutcome:
+                    presence: dict[str, Any], config: RunConfig, delta: Path,
+                    preserved: tuple[Preserved, ...] = ()) -> InstallOutcome:
     """Install the markers first when the presence probe shows the model holds too little of the style.
 
     Decision: fewer than half of the style's marker edges are present (presence gain ≥ threshold over a neutral
@@ -247,11 +215,11 @@ def install_markers(session: ModelSession, method: Method, hparams: Any, request
     before = request_scores(lm, requests)
     present_share = presence.get("n_present", 0) / max(1, len(presence.get("markers", [])))
     base = InstallOutcome(False, present_share, _mean(s["holds"] for s in before))
-    if config.mode != "erase" or present_share >= 0.5 or not config.install_if_absent:
+    if config.mode != RequestKind.ERASE or present_share >= 0.5 or not config.install_if_absent:
         return base
     inserts = [r.with_(target_new=r.target_true, target_true=r.target_new, kind=RequestKind.INSERT,
                        case_id="install|" + r.case_id) for r in requests if r.target_new and r.target_true]
-    result = session.edit(method, hparams, inserts, delta)
+    result = session.edit(method, hparams, inserts, delta, preserved=preserved)
     after = request_scores(lm, requests)
     result.restore()  # re-applied from the delta file, the same way a resumed run does
     held_after = _mean(s["holds"] for s in after)
@@ -269,9 +237,10 @@ class EditInfo(Record):
 
 
 def apply_edit(session: ModelSession, method: Method, hparams: Any, requests: list[EditRequest],
-               delta: Path) -> EditInfo:
-    """The edit as one batch, saved as a delta file (and undone: the runner re-applies the file)."""
-    result = session.edit(method, hparams, requests, delta)
+               delta: Path, preserved: tuple[Preserved, ...] = ()) -> EditInfo:
+    """The edit as one batch, keeping ``preserved`` (the plan's preserved set), saved as a delta file (and undone:
+    the runner re-applies the file)."""
+    result = session.edit(method, hparams, requests, delta, preserved=preserved)
     result.restore()
     return EditInfo(result.params_changed, result.info)
 
@@ -288,7 +257,7 @@ class Measurement(Record):
 
 
 
-def measure(lm: Any, plan: RequestPlan, n_generations: int, greedy_tokens: int = 8) -> Measurement:
+def measure(lm: Any, plan: EditPlan, n_generations: int, greedy_tokens: int = 8) -> Measurement:
     """Teacher-forced scores of the plan's requests (and CounterFact's greedy checks over ``greedy_tokens``
     tokens: 0 when the run judges the style in generated answers instead, which saves most of this stage)."""
     from ..evaluation.counterfact import evaluate
@@ -306,7 +275,7 @@ def measure(lm: Any, plan: RequestPlan, n_generations: int, greedy_tokens: int =
 def _generation_prompts(requests: list[EditRequest], unrelated: list[EditRequest], n: int) -> list[str]:
     seen: dict[str, str] = {}
     for r in [*requests, *unrelated]:
-        seen.setdefault(r.meta.get("subject_id") or r.subject, r.text)
+        seen.setdefault(r.subject_id or r.subject, r.text)
     return list(seen.values())[: max(n, 0)]
 
 
@@ -321,7 +290,7 @@ def style_row(graph: StyleGraph, style_id: str, role: str, metrics: dict[str, fl
                     metrics["held_before"], metrics["held_after"], metrics)
 
 
-def style_rows(graph: StyleGraph, plan: RequestPlan, before: Measurement, after: Measurement) -> list[StyleRow]:
+def style_rows(graph: StyleGraph, plan: EditPlan, before: Measurement, after: Measurement) -> list[StyleRow]:
     rows = [style_row(graph, sid, "edited" if sid == plan.node else "subclass", m)
             for sid, m in per_style(plan.measured, before.scores, after.scores).items()]
     if plan.unrelated:
@@ -331,7 +300,7 @@ def style_rows(graph: StyleGraph, plan: RequestPlan, before: Measurement, after:
 
 
 def summarize(run_id: str, created: str, config: RunConfig, graph: StyleGraph, info: GraphInfo,
-              presence: dict[str, Any], traces: list[TraceSummary], layers: LayerChoice, plan: RequestPlan,
+              presence: dict[str, Any], traces: list[TraceSummary], layers: LayerChoice, plan: EditPlan,
               install: InstallOutcome, before: Measurement, after: Measurement, edit: EditInfo,
               hparams: Any) -> RunSummary:
     """Everything the run found, typed (cypher, timings and resumed stages are added after write-back)."""

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from stylekg.requests import from_record
+
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```", re.M | re.S)
 
@@ -61,12 +63,12 @@ def test_the_authoring_walkthrough_runs_as_written(tmp_path):
     assert (tmp_path / "pirates.html").is_file()
     assert {"save", "add", "show", "requests"} <= {argv[2] for argv, _ in ran if argv[1] == "kg"}
     assert {"viz", "query"} <= {argv[1] for argv, _ in ran}
-    implicit = json.loads(next(out for argv, out in ran if "implicit" in argv))
-    probes = [r for r in implicit["requests"] if r["role"] == "probe"]
-    assert {r["subject"] for r in probes} == {"Captain Jack Sparrow", "Long John Silver"}
-    edited = [r for r in implicit["requests"] if r["role"] == "edited"]
-    assert edited[0]["text"] == "Raising a tankard, people who talk in nautical slang shouted"
-    assert all(r["alias_prompts"] and r["paraphrase_prompts"] for r in probes)
+    implicit = json.loads(next(out for argv, out in ran if "implicit" in argv))  # the plan, as EditPlan.to_json()
+    probes = [from_record(r) for group in implicit["probes"].values() for r in group]
+    assert {r.subject for r in probes} == {"Captain Jack Sparrow", "Long John Silver"}
+    edited = [from_record(r) for r in implicit["requests"]]
+    assert edited[0].text == "Raising a tankard, people who talk in nautical slang shouted"
+    assert all(r.alias_prompts and r.paraphrase_prompts for r in probes)
 
 
 def test_the_graph_file_example_of_style_graphs_md_is_a_valid_graph(tmp_path):

@@ -42,7 +42,7 @@ def test_run_writes_report_summary_and_store(finished) -> None:
     assert summary["edited_node"]["type"] == "AbstractStyle"
     # explicit propagation: every subclass style of the edited parent got requests of its own
     # (the parent's own requests name it in English, "people who exaggerate": compare the subjects' node ids)
-    subjects = {r["meta"]["subject_id"] for r in summary["requests"]}
+    subjects = {r["requested_rewrite"]["subject_id"] for r in summary["requests"]}
     assert "Style:donald-trump" in subjects and summary["edited_node"]["id"] in subjects and len(subjects) >= 3
     assert summary["traces"] and Path(outcome.run_dir / summary["traces"][0]["png"]).exists()
     with open_store(cfg.store) as store:
@@ -91,7 +91,7 @@ def test_implicit_edits_parent_only_and_measures_subclasses(tmp_path) -> None:
     subclasses = [r for r in outcome.summary.styles if r.role == "subclass"]
     assert len(edited) == 1 and subclasses
     delta_requests = json.loads((outcome.run_dir / "stages" / "requests.json").read_text())["output"]["requests"]
-    assert {r["meta"]["subject_id"] for r in delta_requests} == {edited[0].node_id}
+    assert {r["requested_rewrite"]["subject_id"] for r in delta_requests} == {edited[0].node_id}
 
 
 def test_edit_never_changes_the_loaded_weights_on_disk(finished) -> None:

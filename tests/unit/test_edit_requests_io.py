@@ -128,7 +128,7 @@ def test_parent_edge_requests_have_the_parent_as_subject() -> None:
     edge = next(g.edges(EdgeType.EXPRESSED_BY))
     (parent,) = propagation.parent_edge_requests(g, "Exaggeration", "erase")  # one edge, two concrete carriers
     assert parent.text == "People with an exaggeration style often say"  # English, also without a subject property
-    assert (parent.edge_id, parent.target_true, parent.meta["subject_id"]) == (
+    assert (parent.edge_id, parent.target_true, parent.subject_id) == (
         edge.id, " tremendous", "AbstractStyle:exaggeration")
     with pytest.raises(EditError, match="abstract style"):
         propagation.parent_edge_requests(g, "Trump", "erase")

@@ -158,9 +158,16 @@ def test_show_prints_separate_parents_as_separate_branches():
 
 # ---- kg requests: a dry run of the edit requests ------------------------------------------------------------
 def _requests(*args: str) -> list[dict]:
+    """The plan's applied requests and probes as rows (role, subject, text, paraphrase and alias prompts)."""
+    from stylekg.requests import from_record
+
     res = runner.invoke(app, ["kg", "requests", *args, "--json"])
     assert res.exit_code == 0, res.output
-    return json.loads(res.output)["requests"]
+    plan = json.loads(res.output)
+    rows = [("propagated" if r.get("meta", {}).get("propagated_from") else "edited", r) for r in plan["requests"]]
+    rows += [("probe", r) for group in plan["probes"].values() for r in group]
+    return [{"role": role, "subject": req.subject, "text": req.text, "paraphrase_prompts": req.paraphrase_prompts,
+             "alias_prompts": req.alias_prompts} for role, req in ((role, from_record(r)) for role, r in rows)]
 
 
 def test_requests_of_an_abstract_parent_in_each_propagation_mode():
