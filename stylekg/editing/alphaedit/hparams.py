@@ -15,3 +15,7 @@ class AlphaEditHparams(BatchedValueHparams):
     nullspace_threshold: float = 2e-2  # absolute mode: eigen-directions of E[k0 k0^T] below this (reference: 2e-2)
     nullspace_energy: float = 0.99  # energy mode: null space holds at most (1 - energy) of the spectrum
     l2: float = 10.0  # the identity weight of the update's inverse (the paper's "+ I" term, scaled)
+
+    def stats_layers(self) -> tuple[int, ...]:
+        """The layers whose key statistics C the null-space projections come from."""
+        return tuple(sorted(self.layers))

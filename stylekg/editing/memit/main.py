@@ -34,9 +34,8 @@ from ..common import (
     ridge,
     validate_requests,
 )
-from ..context import EditContext
+from ..context import EditContext, key_statistics
 from ..result import EditResult
-from ..stats import key_second_moments
 from .hparams import MEMITHparams
 
 log = logging.getLogger(__name__)
@@ -127,20 +126,6 @@ def spread_edits(
     return logs
 
 
-def load_stats(model, tokenizer, layers, hparams, stats, corpus) -> dict[int, torch.Tensor]:
-    """The given stats, or E[k k^T] for every missing layer in one cached pass."""
-    stats = dict(stats or {})
-    missing = [layer for layer in layers if layer not in stats]
-    if missing:
-        stats.update(
-            key_second_moments(
-                model, tokenizer, missing, samples=hparams.stats_samples, corpus=corpus,
-                dtype=getattr(torch, hparams.stats_dtype),
-            )
-        )
-    return stats
-
-
 def apply(
     model: torch.nn.Module,
     tokenizer,
@@ -152,8 +137,6 @@ def apply(
 
     ``context.stats`` supplies C per layer; missing layers are computed from ``context.corpus``.
     """
-    stats = context.stats if context is not None else None
-    corpus = context.corpus if context is not None else None
     arch = architecture_of(model)
     layers = sorted(hparams.layers)
     check_layers(model, arch, layers)
@@ -162,7 +145,7 @@ def apply(
     started = time.perf_counter()
     try:
         t0 = time.perf_counter()
-        stats = load_stats(model, tokenizer, layers, hparams, stats, corpus)
+        stats = key_statistics(context, model, tokenizer, hparams).get(layers)
         result.info.setdefault("timings", {})["statistics"] = time.perf_counter() - t0
         covs = {layer: ridge(stats[layer], hparams.mom2_ridge) if hparams.mom2_ridge else stats[layer].double()
                 for layer in layers}
