@@ -5,7 +5,8 @@ here one forward per batch records the input of every requested ``mlp_out`` modu
 (``TraceDict(retain_input=True, stop=True)``: nothing above the highest requested layer is computed).
 
 Which text: ``corpora.py`` (by default WordNet's glosses and ``fortunes``, two Debian packages, shuffled
-together; text the model generates where both are missing; ``corpus=[files]`` takes local files).
+together; where both are missing the Wikipedia sample the ``gensim`` package ships; text the model generates
+where that is missing too; ``corpus=[files]`` takes local files).
 Documents are tokenised without special tokens and packed into full windows of ``max_length`` tokens
 (the tokenizer's own start tokens, e.g. Gemma's <bos>, lead each window and are not counted), so no
 sample sits in a short, context-free tail. Results are cached under ``cache_dir("stats")``, keyed by
@@ -35,7 +36,7 @@ from ..lm.hooks import TraceDict
 from ..paths import atomic_path, cache_dir, remove_stale_temps, sha256_text
 from .common.layers import check_layers
 from .common.prompts import pad_batch, pad_id
-from .corpora import FORTUNES_DIR, WORDNET_DIR, Corpus, local_corpus, read_corpus
+from .corpora import FORTUNES_DIR, WORDNET_DIR, Corpus, read_corpus, statistics_corpus
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +66,13 @@ def weights_hash(model: torch.nn.Module) -> str:
 
 
 def default_corpus(model: torch.nn.Module, tokenizer, samples: int, max_length: int) -> Corpus:
-    """The local corpus (WordNet + ``fortunes``), or (both packages missing) text the model generates."""
-    corpus = local_corpus()
+    """The local corpus (WordNet + ``fortunes``, else the Wikipedia sample), or text the model generates."""
+    corpus = statistics_corpus()
     if corpus is not None:
         return corpus
-    log.warning("no local statistics corpus (%s, %s): generating %d tokens of statistics text with the model "
-                "instead, which is slow on a CPU (apt-get install wordnet-base fortunes, or pass corpus files)",
-                WORDNET_DIR, FORTUNES_DIR, samples)
+    log.warning("no local statistics corpus (%s, %s, nor gensim's Wikipedia sample): generating %d tokens of "
+                "statistics text with the model instead, which is slow on a CPU (make venv installs gensim; "
+                "or apt-get install wordnet-base fortunes, or pass corpus files)", WORDNET_DIR, FORTUNES_DIR, samples)
     texts = generate_corpus(model, tokenizer, samples, length=max_length)
     return Corpus("generated", texts, sha256_text("generated", STATS_FORMAT, *GENERATION_SEEDS, str(max_length)))
 
@@ -213,7 +214,7 @@ def key_second_moments(
         texts, corpus_id = read_corpus(corpus)
         found = Corpus("files", texts, corpus_id)
     else:
-        found = local_corpus()
+        found = statistics_corpus()
         corpus_id = found.identity if found is not None else sha256_text(
             "generated", STATS_FORMAT, *GENERATION_SEEDS, str(max_length))
     model_id = weights_hash(model)
