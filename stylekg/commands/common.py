@@ -59,12 +59,15 @@ class PrintableFormatter(logging.Formatter):
         return printable(super().format(record))
 
 
+from ..editing.registry import METHODS
+
 console = SafeConsole()
 err_console = SafeConsole(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="Torch device: cpu (default), cuda, cuda:1, or auto.")]
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Registry name, local HF directory or cached hub id.")]
+METHOD_HELP = f"Editing method: {' | '.join(METHODS)} (one package each under stylekg/editing/)."
 StoreOpt = Annotated[
     str | None,
     typer.Option("--store", help="Graph store: a LadybugDB path (default: embedded in $STYLEKG_HOME) or neo4j://host:port."),

@@ -38,7 +38,7 @@ def compare_cmd(
     names = [m.strip() for m in methods.split(",") if m.strip()]
     unknown = [m for m in names if m not in METHODS]
     if unknown:
-        raise EditError(f"unknown method(s) {', '.join(unknown)}", hint=f"choose from {', '.join(sorted(METHODS))}")
+        raise EditError(f"unknown method(s) {', '.join(unknown)}", hint=f"choose from {', '.join(METHODS)}")
     if edit_data not in ("requests", "occurrences"):
         raise EditError(f"--edit-data {edit_data!r}", hint="use requests or occurrences")
     if edit_data == "occurrences" and not prompts:

@@ -9,13 +9,13 @@ import typer
 from rich.table import Table
 
 from ..requests import Propagation, RequestKind
-from .common import DeviceOpt, JsonOpt, ModelOpt, StoreOpt, check_template, console, emit_json, esc, require_utf8
+from .common import METHOD_HELP, DeviceOpt, JsonOpt, ModelOpt, StoreOpt, check_template, console, emit_json, esc, require_utf8
 
 HEADLINE = ("efficacy_score", "paraphrase_score", "neighborhood_score", "alias_score", "prob_new", "prob_true")
 
 
 def edit_cmd(
-    method: Annotated[str, typer.Option("--method", help="rome | memit | alphaedit")] = "memit",
+    method: Annotated[str, typer.Option("--method", help=METHOD_HELP)] = "memit",
     model: ModelOpt = "smollm2-135m",
     requests: Annotated[Path | None, typer.Option("--requests", "-r", help="CounterFact-style JSONL file.")] = None,
     graph: Annotated[str | None, typer.Option("--graph", help="Graph file, or a graph name in --store.")] = None,

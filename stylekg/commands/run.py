@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..requests import Propagation, RequestKind
-from .common import JsonOpt, StoreOpt, console, emit_json, esc
+from .common import METHOD_HELP, JsonOpt, StoreOpt, console, emit_json, esc
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.toml"  # package data
 # None when not given, so that a --config file's own device and runs_dir hold unless the flag is passed
@@ -34,7 +34,7 @@ def run_cmd(
     node: Annotated[str, typer.Option("--node", help="Node to edit (default: the nearest abstract parent with markers).")] = "",
     propagate: Annotated[Propagation, typer.Option(
         "--propagate", help="From the edited abstract parent to its subclasses.")] = Propagation.EXPLICIT,
-    method: Annotated[str, typer.Option("--method", help="rome | memit | alphaedit | ...")] = "memit",
+    method: Annotated[str, typer.Option("--method", help=METHOD_HELP)] = "memit",
     model: Annotated[str, typer.Option("--model", "-m")] = "smollm2-135m",
     provider: Annotated[str, typer.Option("--provider", help="library | openai | local (decomposition)")] = "library",
     llm_model: Annotated[str, typer.Option("--llm-model", help="Model name at the OpenAI-compatible endpoint.")] = "",

@@ -12,13 +12,18 @@ time, so the default mixes two Debian/Ubuntu packages:
 
 Measured on SmolLM2 (MEMIT, 50 tuning facts in one batch, locality on 150 other known facts; the numbers
 are in ``docs/editing.md``), WordNet-heavy statistics give a better efficacy / locality trade-off than
-``fortunes`` alone. Where a package is missing the other is used; where both are, text the model generates
-from diverse seeds (slow on a CPU, with a warning).
+``fortunes`` alone. Where a package is missing the other is used.
+
+Where both are missing (``make demo`` installs no system package), real Wikipedia prose from PyPI: the
+``gensim`` package ships, as test data, a sample of the English Wikipedia dump (106 articles, "Anarchism"
+to "Algorithm"; ~4,400 paragraphs, ~390k words: ~500k SmolLM2 tokens), which ``make venv``
+installs. Only where that is missing too does the model write its own text (slow on a CPU, with a warning).
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import random
 import re
@@ -28,6 +33,7 @@ from pathlib import Path
 
 from ..errors import EditError
 from ..paths import sha256_text
+from .wikitext import dump_pages, plain_paragraphs
 
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
 FORTUNES_SKIP = frozenset({"ascii-art", "translate-me"})  # pictures made of characters; untranslated text
@@ -35,6 +41,10 @@ WORDNET_DIR = Path("/usr/share/wordnet")
 WORDNET_PARTS = ("noun", "verb", "adj", "adv")
 _SENSE_MARK = re.compile(r"\((?:a|p|ip)\)$")  # adjective position markers: "galore(ip)"
 _LEADING_DOMAIN = re.compile(r"^\([^()]*\)\s*")  # "(Greek mythology) a great war ..." -> "a great war ..."
+# The English Wikipedia sample in gensim's test data (its pages 10-30302, shortened; CC BY-SA), located
+# without importing gensim. Pinned in the Makefile, so the file is the same everywhere.
+WIKIPEDIA_PACKAGE = "gensim"
+WIKIPEDIA_SAMPLE = "test/test_data/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 
 
 @dataclass(frozen=True)
@@ -179,3 +189,44 @@ def _local_corpus(fortunes_root: Path, wordnet_root: Path, _files: tuple) -> Cor
     if not parts:
         return None
     return _shuffled("+".join(parts), [t for texts in parts.values() for t in texts])
+
+
+def wikipedia_sample() -> Path | None:
+    """The Wikipedia dump sample shipped in the ``gensim`` package (None when it is not installed)."""
+    spec = importlib.util.find_spec(WIKIPEDIA_PACKAGE)  # a top-level package is found without importing it
+    for root in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(root) / WIKIPEDIA_SAMPLE
+        if path.is_file():
+            return path
+    return None
+
+
+def wikipedia_texts(path: Path | None = None) -> list[str] | None:
+    """The sample's articles as running-text paragraphs, in dump order (None when it is missing)."""
+    path = path if path is not None else wikipedia_sample()
+    if path is None or not path.is_file():
+        return None
+    texts = [para for _, markup in dump_pages(path) for para in plain_paragraphs(markup)]
+    return texts if len(texts) >= 100 else None
+
+
+def wikipedia_corpus(path: Path | None = None) -> Corpus | None:
+    """The Wikipedia sample's paragraphs, shuffled (None when ``gensim`` is not installed). Parsed once per
+    process while the file is unchanged (~10 s on a busy 2-core machine)."""
+    path = path if path is not None else wikipedia_sample()
+    if path is None or not path.is_file():
+        return None
+    info = path.stat()
+    return _wikipedia_corpus(path, info.st_size, info.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _wikipedia_corpus(path: Path, _size: int, _mtime: int) -> Corpus | None:
+    texts = wikipedia_texts(path)
+    return None if texts is None else _shuffled("wikipedia", texts)
+
+
+def statistics_corpus() -> Corpus | None:
+    """The default statistics text: the Debian packages' mix (:func:`local_corpus`), else the Wikipedia
+    sample (:func:`wikipedia_corpus`), else None (the caller then generates text with the model)."""
+    return local_corpus() or wikipedia_corpus()

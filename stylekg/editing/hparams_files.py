@@ -20,12 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EditError
-from .registry import Method, get_method
+from .registry import CONFIG_ROOT, MethodSpec, config_dir, get_method
 
 log = logging.getLogger(__name__)
-
-CONFIG_ROOT = Path(__file__).resolve().parents[1] / "configs"  # package data: stylekg/configs/<method>/<model>.toml
-
 
 def _coerce(cls_name: str, key: str, annotation: Any, value: Any) -> Any:
     origin = typing.get_origin(annotation)
@@ -79,7 +76,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _shipped_path(method: str, model: str) -> Path:
-    path = CONFIG_ROOT / method / f"{Path(model).name}.toml"
+    path = config_dir(method) / f"{Path(model).name}.toml"
     if not path.is_file():
         shipped = sorted(p.stem for p in path.parent.glob("*.toml"))
         raise EditError(
@@ -89,8 +86,8 @@ def _shipped_path(method: str, model: str) -> Path:
     return path
 
 
-def load_method(method: str, model: str, path: str | Path | None = None, **overrides: Any) -> tuple[Method, Any]:
-    """The registered method and its hyper-parameters for ``model``.
+def load_method(method: str, model: str, path: str | Path | None = None, **overrides: Any) -> tuple[MethodSpec, Any]:
+    """The method's declared spec and its hyper-parameters for ``model``.
 
     ``path`` (a TOML file) replaces the shipped ``stylekg/configs/<method>/<model>.toml``; ``overrides``
     replace single settings (``None`` values mean "not given" and are skipped) and are checked like the

@@ -2,9 +2,11 @@
 
 This is the setting AlphaEdit (Fang et al., ICLR 2025, §4) is built for and the one its reference code
 evaluates (``--sequential`` edits of ``num_edits`` each): the key statistics C (and so AlphaEdit's
-null-space projection) come from the *unedited* model, once; AlphaEdit's :class:`~stylekg.editing.alphaedit.KeyCache`
-carries the keys of the earlier batches into later solves. The batches' deltas add up into one
-:class:`~stylekg.editing.result.EditResult` whose ``restore()`` brings back the unedited weights exactly.
+null-space projection) come from the *unedited* model, once, before the first batch. A method whose spec
+declares ``sequential_state`` gets one fresh state, carried through ``context.key_cache`` from batch to batch
+(AlphaEdit's :class:`~stylekg.editing.alphaedit.KeyCache`: the keys of earlier batches enter later solves).
+The batches' deltas add up into one :class:`~stylekg.editing.result.EditResult` whose ``restore()`` brings
+back the unedited weights exactly.
 """
 
 from __future__ import annotations
@@ -19,26 +21,13 @@ import torch
 
 from ..errors import EditError
 from ..requests import EditRequest
-from .alphaedit import KeyCache
 from .context import EditContext
+from .registry import Need, get_method
 from .result import EditResult
-from .stats import key_second_moments
 
 log = logging.getLogger(__name__)
 
 OnBatch = Callable[[int, EditResult], None]
-
-
-def _stat_layers(hparams: Any) -> list[int]:
-    """The layers whose key statistics a closed-form method reads (none for the others)."""
-    if not hasattr(hparams, "stats_samples"):
-        return []
-    if getattr(hparams, "mom2_adjustment", True) is False:
-        return []
-    layers = getattr(hparams, "layers", None)
-    if layers is None and getattr(hparams, "layer", None) is not None:
-        layers = [hparams.layer]
-    return sorted(int(x) for x in layers or [])
 
 
 def apply_sequentially(
@@ -54,6 +43,8 @@ def apply_sequentially(
 ) -> EditResult:
     """Apply ``requests`` ``batch`` at a time, in order, on the progressively edited model.
 
+    ``method`` is the registered id: its spec says whether it reads key statistics and carries state.
+
     ``on_batch(edits_so_far, combined_result)`` runs after each batch (e.g. to measure after 1, 10, 50
     edits). On any error every batch applied so far is undone and the error re-raised.
     """
@@ -61,16 +52,14 @@ def apply_sequentially(
         raise EditError(f"--batch must be at least 1, got {batch}")
     if not requests:
         raise EditError("no edit requests given", hint="pass at least one EditRequest")
+    spec = get_method(method)
     context = replace(context) if context is not None else EditContext()
-    layers = _stat_layers(hparams)
-    missing = [layer for layer in layers if not context.stats or layer not in context.stats]
-    if missing:  # C of the unedited model, once, before any edit
-        stats = dict(context.stats or {})
-        stats.update(key_second_moments(model, tokenizer, missing, samples=hparams.stats_samples,
-                                        corpus=context.corpus, dtype=getattr(torch, getattr(hparams, "stats_dtype", "float32"))))
-        context.stats = stats
-    if method == "alphaedit" and context.key_cache is None:
-        context.key_cache = KeyCache()
+    if Need.STATISTICS in spec.needs:  # C of the unedited model, once, before any edit
+        stats = context.key_statistics(model, tokenizer, hparams)
+        stats.get(hparams.stats_layers())
+        context = replace(context, stats=stats)
+    if spec.sequential_state is not None and context.key_cache is None:
+        context.key_cache = spec.sequential_state()
     combined = EditResult(method=method, requests=list(requests), model=model)
     started = time.perf_counter()
     batches = []

@@ -5,12 +5,16 @@ here one forward per batch records the input of every requested ``mlp_out`` modu
 (``TraceDict(retain_input=True, stop=True)``: nothing above the highest requested layer is computed).
 
 Which text: ``corpora.py`` (by default WordNet's glosses and ``fortunes``, two Debian packages, shuffled
-together; text the model generates where both are missing; ``corpus=[files]`` takes local files).
+together; where both are missing the Wikipedia sample the ``gensim`` package ships; text the model generates
+where that is missing too; ``corpus=[files]`` takes local files).
 Documents are tokenised without special tokens and packed into full windows of ``max_length`` tokens
 (the tokenizer's own start tokens, e.g. Gemma's <bos>, lead each window and are not counted), so no
 sample sits in a short, context-free tail. Results are cached under ``cache_dir("stats")``, keyed by
 the sha256 of the model's weights, the layer, the corpus's content, the sample count, the window and
 the dtype, so a changed model or corpus never reuses stale stats.
+
+:class:`KeyStatistics` is the one way methods and jobs get C: a lazy provider that measures each layer the
+first time it is asked for (through :func:`key_second_moments`) and keeps it.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from tqdm.auto import tqdm
@@ -30,7 +36,7 @@ from ..lm.hooks import TraceDict
 from ..paths import atomic_path, cache_dir, remove_stale_temps, sha256_text
 from .common.layers import check_layers
 from .common.prompts import pad_batch, pad_id
-from .corpora import FORTUNES_DIR, WORDNET_DIR, Corpus, local_corpus, read_corpus
+from .corpora import FORTUNES_DIR, WORDNET_DIR, Corpus, read_corpus, statistics_corpus
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +66,13 @@ def weights_hash(model: torch.nn.Module) -> str:
 
 
 def default_corpus(model: torch.nn.Module, tokenizer, samples: int, max_length: int) -> Corpus:
-    """The local corpus (WordNet + ``fortunes``), or (both packages missing) text the model generates."""
-    corpus = local_corpus()
+    """The local corpus (WordNet + ``fortunes``, else the Wikipedia sample), or text the model generates."""
+    corpus = statistics_corpus()
     if corpus is not None:
         return corpus
-    log.warning("no local statistics corpus (%s, %s): generating %d tokens of statistics text with the model "
-                "instead, which is slow on a CPU (apt-get install wordnet-base fortunes, or pass corpus files)",
-                WORDNET_DIR, FORTUNES_DIR, samples)
+    log.warning("no local statistics corpus (%s, %s, nor gensim's Wikipedia sample): generating %d tokens of "
+                "statistics text with the model instead, which is slow on a CPU (make venv installs gensim; "
+                "or apt-get install wordnet-base fortunes, or pass corpus files)", WORDNET_DIR, FORTUNES_DIR, samples)
     texts = generate_corpus(model, tokenizer, samples, length=max_length)
     return Corpus("generated", texts, sha256_text("generated", STATS_FORMAT, *GENERATION_SEEDS, str(max_length)))
 
@@ -208,7 +214,7 @@ def key_second_moments(
         texts, corpus_id = read_corpus(corpus)
         found = Corpus("files", texts, corpus_id)
     else:
-        found = local_corpus()
+        found = statistics_corpus()
         corpus_id = found.identity if found is not None else sha256_text(
             "generated", STATS_FORMAT, *GENERATION_SEEDS, str(max_length))
     model_id = weights_hash(model)
@@ -237,3 +243,81 @@ def key_second_moments(
                     save_file({"mom2": mom2.contiguous()}, str(tmp),
                               metadata={"tokens": str(seen), "layer": str(layer), "corpus": found.name})
     return {layer: result[layer].to(device) for layer in layers}
+
+
+class StatisticsHparams(Protocol):
+    """What a method whose spec needs STATISTICS declares in its hyper-parameters."""
+
+    stats_samples: int  # text tokens behind each C
+    stats_dtype: str  # torch dtype name of the accumulation
+
+    def stats_layers(self) -> tuple[int, ...]: ...
+
+
+class KeyStatistics:
+    """C = E[k k^T] per layer, lazily: the first :meth:`get` of a layer measures it (one pass over the corpus
+    for every layer missing at that call, disk-cached by :func:`key_second_moments`); later calls return the
+    same tensor.
+
+    Built from a model (``corpus=None``: the default corpus), or from a plain ``{layer: C}`` mapping alone
+    (``known``), which cannot measure more. ``around`` is entered around each measurement: a job uses it to
+    measure the *unedited* weights while its earlier edits are applied (it restores them, then puts them back).
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module | None = None,
+        tokenizer=None,
+        *,
+        corpus: Sequence[str | Path] | None = None,
+        samples: int = DEFAULT_SAMPLES,
+        dtype: torch.dtype = torch.float32,
+        known: Mapping[int, torch.Tensor] | None = None,
+        around: Callable[[], AbstractContextManager] | None = None,
+    ) -> None:
+        if model is not None and tokenizer is None:
+            raise EditError("KeyStatistics needs the model's tokenizer to measure statistics")
+        self.model, self.tokenizer = model, tokenizer
+        self.corpus, self.samples, self.dtype = corpus, samples, dtype
+        self._around = around
+        self._known: dict[int, torch.Tensor] = {int(layer): c for layer, c in (known or {}).items()}
+
+    @classmethod
+    def for_hparams(cls, model: torch.nn.Module, tokenizer, hparams: StatisticsHparams, *,
+                    corpus: Sequence[str | Path] | None = None, known: Mapping[int, torch.Tensor] | None = None,
+                    around: Callable[[], AbstractContextManager] | None = None) -> KeyStatistics:
+        """A provider measuring with the method's sample count and dtype."""
+        return cls(model, tokenizer, corpus=corpus, samples=hparams.stats_samples,
+                   dtype=getattr(torch, hparams.stats_dtype), known=known, around=around)
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        """The layers held so far (given or measured)."""
+        return tuple(sorted(self._known))
+
+    def known(self) -> dict[int, torch.Tensor]:
+        """A copy of what is held so far, measuring nothing."""
+        return dict(self._known)
+
+    def __contains__(self, layer: object) -> bool:
+        return layer in self._known
+
+    def __getitem__(self, layer: int) -> torch.Tensor:
+        return self.get([layer])[int(layer)]
+
+    def get(self, layers: Iterable[int]) -> dict[int, torch.Tensor]:
+        """{layer: C} for ``layers``, measuring the missing ones now (together, once)."""
+        wanted = sorted({int(layer) for layer in layers})
+        missing = [layer for layer in wanted if layer not in self._known]
+        if missing:
+            if self.model is None:
+                raise EditError(f"no key statistics for layer(s) {missing}",
+                                hint="give them in the mapping, or pass KeyStatistics(model, tokenizer, ...)")
+            with self._around() if self._around is not None else nullcontext():
+                self._known.update(key_second_moments(self.model, self.tokenizer, missing, samples=self.samples,
+                                                      corpus=self.corpus, dtype=self.dtype))
+        return {layer: self._known[layer] for layer in wanted}
+
+    def __repr__(self) -> str:
+        source = "mapping" if self.model is None else f"{self.samples} tokens, {self.dtype}"
+        return f"KeyStatistics(layers={list(self.layers)}, {source})"

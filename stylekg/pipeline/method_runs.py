@@ -145,7 +145,7 @@ def style_measures(lm: Any, material: Any, *, probe_layer: int | None = None) ->
     ``style_prob`` (probe probability on persona prompts), ``neutral_ppl`` (perplexity on neutral texts).
     """
     from ..editing.classifier_ft.probe import fit_probe
-    from ..editing.finetune.objective import mean_nll, text_batch
+    from ..editing.ft.objective import mean_nll, text_batch
     from ..editing.penalty_ft.main import marker_probabilities
 
     layer = probe_layer if probe_layer is not None else lm.num_layers // 2

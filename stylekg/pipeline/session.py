@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..editing import EditResult
-from ..editing.common.hparams import ValueHparams
 from ..editing.context import EditContext
-from ..editing.registry import Method
+from ..editing.registry import MethodSpec, Need
+from ..editing.stats import KeyStatistics
 from ..material import StyleMaterial
 from ..requests import EditRequest, Preserved
 
@@ -20,7 +22,7 @@ class ModelSession:
     def __init__(self, model: str, device: str = "cpu") -> None:
         self.model_name, self.device = model, device
         self._lm: Any = None
-        self._stats: dict[int, Any] | None = None
+        self._stats: dict[tuple[int, str], KeyStatistics] = {}  # (samples, dtype) → statistics of the unedited model
         self.applied: dict[Path, EditResult] = {}  # delta file → the edit it re-applied
 
     @property
@@ -39,35 +41,36 @@ class ModelSession:
         self.applied[path] = EditResult.load_and_apply(path, self.lm.model)
         return True
 
-    def context(self, hparams: Any) -> EditContext | None:
-        """What a method needs besides its requests: for closed-form editors (hparams with key statistics), the
-        second moments of the *unedited* model's keys, computed once per job as MEMIT's reference does, so an
-        install edit does not shift C for the erase that follows."""
-        if not isinstance(hparams, ValueHparams):
+    @contextmanager
+    def unedited(self) -> Iterator[None]:
+        """The model without the edits re-applied from delta files (restored exactly, then put back)."""
+        for result in reversed(list(self.applied.values())):
+            result.restore()
+        try:
+            yield
+        finally:
+            for path in list(self.applied):
+                self.applied[path] = EditResult.load_and_apply(path, self.lm.model)
+
+    def context(self, method: MethodSpec, hparams: Any) -> EditContext | None:
+        """What ``method`` needs besides its requests. Key statistics (``Need.STATISTICS``) are those of the
+        *unedited* model, as MEMIT's reference computes them: one lazy provider per job and setting, measuring
+        each layer once with the job's applied edits taken off, so an install edit does not shift C for the
+        erase that follows."""
+        if Need.STATISTICS not in method.needs:
             return None
-        if self._stats is None:
-            import torch
+        key = (hparams.stats_samples, hparams.stats_dtype)
+        if key not in self._stats:
+            self._stats[key] = KeyStatistics.for_hparams(self.lm.model, self.lm.tokenizer, hparams,
+                                                         around=self.unedited)
+        return EditContext(stats=self._stats[key])
 
-            from ..editing.stats import key_second_moments
-
-            layers = list(getattr(hparams, "layers", None) or [getattr(hparams, "layer")])
-            for result in reversed(list(self.applied.values())):  # measure the original weights ...
-                result.restore()
-            try:
-                self._stats = key_second_moments(self.lm.model, self.lm.tokenizer, layers,
-                                                 samples=hparams.stats_samples,
-                                                 dtype=getattr(torch, hparams.stats_dtype))
-            finally:  # ... then put the edits back
-                for path in list(self.applied):
-                    self.applied[path] = EditResult.load_and_apply(path, self.lm.model)
-        return EditContext(stats=self._stats)
-
-    def edit(self, method: Method, hparams: Any, requests: list[EditRequest], delta: Path,
+    def edit(self, method: MethodSpec, hparams: Any, requests: list[EditRequest], delta: Path,
              material: StyleMaterial | None = None, preserved: tuple[Preserved, ...] = ()) -> EditResult:
         """Apply ``method`` and save its delta file; the edit stays applied until the caller restores it
         (:meth:`reapply` of the delta file puts it back later, exactly as a resumed run does). ``preserved``: the
         plan's preserved set (empty: the plain method)."""
-        context = self.context(hparams)
+        context = self.context(method, hparams)
         if material is not None:
             context = dataclasses.replace(context or EditContext(), material=material)
         if preserved:

@@ -13,7 +13,7 @@ import torch
 
 from stylekg.editing import EditContext, get_method
 from stylekg.editing.classifier_ft import fit_probe
-from stylekg.editing.finetune.objective import continuation_batch, sequence_logprob, text_batch
+from stylekg.editing.ft.objective import continuation_batch, sequence_logprob, text_batch
 from stylekg.editing.hparams_files import load_method
 from stylekg.editing.penalty_ft import marker_probabilities
 from stylekg.lm.hooks import hook_count

@@ -92,3 +92,85 @@ def test_local_corpus_is_parsed_once_until_its_files_change(tmp_path) -> None:
     _fortunes(fortunes, "Another saying {}, longer.")
     changed = co.local_corpus(fortunes, tmp_path / "wordnet")
     assert changed is not first and changed.identity != first.identity
+
+
+MARKUP = """{{Infobox lake|name=Lake {{nowrap|Test}}|area={{convert|5|km2}}}}
+[[File:Lake.jpg|thumb|The lake seen from the [[north|northern]] shore.]]
+'''Lake Test''' is a lake in [[Examplia]] that is {{convert|12|km|mi}} long, named after [[John Doe|a local farmer]]
+who wrote about it.<ref>{{cite book|title=Lakes}}</ref><ref name="x"/> Its water is clear &amp; cold (; ) and
+[https://example.org many visitors] come every year to swim, fish and walk along its quiet shores.
+
+== History ==
+* A list item that is not running text, even though it has many words in it for the filter here.
+{| class="wikitable"
+| a table cell || another table cell with words that are not prose at all here
+|}
+<!-- a comment that must vanish -->
+The lake formed at the end of the last ice age, when a glacier left a deep basin that slowly filled with water.
+
+Too short to be a paragraph.
+
+[[Category:Lakes]]
+[[de:Testsee]]"""
+
+
+def test_wiki_markup_becomes_running_text() -> None:
+    from stylekg.editing.wikitext import plain_paragraphs
+
+    assert plain_paragraphs(MARKUP) == [
+        "Lake Test is a lake in Examplia that is 12 km long, named after a local farmer who wrote about it. "
+        "Its water is clear & cold and many visitors come every year to swim, fish and walk along its quiet shores.",
+        "The lake formed at the end of the last ice age, when a glacier left a deep basin that slowly filled with "
+        "water.",
+    ]
+
+
+def _dump(path: Path, articles: int) -> Path:
+    """A bz2 MediaWiki dump with ``articles`` articles (two paragraphs each), a redirect and a talk page."""
+    import bz2
+    from xml.sax.saxutils import escape
+
+    def page(title: str, ns: int, text: str, redirect: bool = False) -> str:
+        mark = '<redirect title="X" />' if redirect else ""
+        return (f"<page><title>{escape(title)}</title><ns>{ns}</ns>{mark}"
+                f"<revision><text xml:space=\"preserve\">{escape(text)}</text></revision></page>")
+
+    body = "".join(page(f"Lake {i}", 0, MARKUP.replace("Lake Test", f"Lake {i}")) for i in range(articles))
+    body += page("Redirect", 0, "#REDIRECT [[Lake 0]] " + "word " * 30 + ".", redirect=True)
+    body += page("Talk:Lake 0", 1, "Talk page text that is long enough to pass the filter of twenty words, "
+                 "but it is not an article and must not be read at all here.")
+    xml = f'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/">{body}</mediawiki>'
+    path.write_bytes(bz2.compress(xml.encode()))
+    return path
+
+
+def test_the_wikipedia_sample_is_read_as_shuffled_paragraphs(tmp_path) -> None:
+    from stylekg.editing.wikitext import dump_pages
+
+    dump = _dump(tmp_path / "wiki.xml.bz2", 60)
+    assert [title for title, _ in dump_pages(dump)] == [f"Lake {i}" for i in range(60)]  # articles only
+    corpus = co.wikipedia_corpus(dump)
+    assert corpus is not None and corpus.name == "wikipedia" and len(corpus.texts) == 120
+    assert corpus.texts[:2] != co.wikipedia_texts(dump)[:2]  # shuffled (fixed seed)
+    assert co.wikipedia_corpus(dump) is corpus  # parsed once while the file is unchanged
+    assert co.wikipedia_corpus(_dump(tmp_path / "small.xml.bz2", 10)) is None  # too little text
+    assert co.wikipedia_corpus(tmp_path / "missing.bz2") is None
+
+
+def test_the_wikipedia_sample_is_the_fallback_of_the_debian_packages(tmp_path, monkeypatch) -> None:
+    dump = _dump(tmp_path / "wiki.xml.bz2", 60)
+    monkeypatch.setattr(co, "wikipedia_sample", lambda: dump)
+    monkeypatch.setattr(co, "local_corpus", lambda: None)
+    assert co.statistics_corpus().name == "wikipedia"
+    monkeypatch.undo()
+    monkeypatch.setattr(co, "local_corpus", lambda: "the packages' mix")
+    assert co.statistics_corpus() == "the packages' mix"
+
+
+def test_the_shipped_wikipedia_sample_holds_enough_prose() -> None:
+    """gensim's sample (make venv installs it): over 300k words of article paragraphs."""
+    if co.wikipedia_sample() is None:
+        pytest.skip("gensim (the Wikipedia sample) is not installed: make venv installs it")
+    corpus = co.wikipedia_corpus()
+    assert corpus is not None and sum(len(t.split()) for t in corpus.texts) > 300_000
+    assert not any("{{" in t or "[[" in t or "<ref" in t for t in corpus.texts)

@@ -78,4 +78,4 @@ def test_every_method_has_the_one_contract(name) -> None:
     assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params.values())
     assert params["context"].default is None
     assert method.hparams_class.__name__.endswith("Hparams")
-    assert method.hparams_class.__module__ == f"{registry.METHODS[name]}.hparams"
+    assert method.hparams_class.__module__ == f"{registry.package_of(name)}.hparams"

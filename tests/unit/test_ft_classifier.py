@@ -10,7 +10,7 @@ import torch
 from stylekg.editing import EditContext, get_method
 from stylekg.editing.classifier_ft import fit_probe, sweep
 from stylekg.editing.classifier_ft.main import persona_texts
-from stylekg.editing.finetune.objective import pooled_hidden, text_batch
+from stylekg.editing.ft.objective import pooled_hidden, text_batch
 from stylekg.editing.hparams_files import load_method
 from stylekg.errors import EditError
 from stylekg.material import StyleMaterial

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from stylekg.editing import get_method
-from stylekg.editing.finetune.objective import continuation_batch, sequence_logprob
+from stylekg.editing.ft.objective import continuation_batch, sequence_logprob
 from stylekg.editing.hparams_files import load_method
 from stylekg.errors import EditError
 from stylekg.lm.hooks import hook_count

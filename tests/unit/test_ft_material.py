@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stylekg.editing.finetune.material import material_from_requests, resolve_material
+from stylekg.editing.ft.material import material_from_requests, resolve_material
 from stylekg.errors import EditError, GraphError
 from stylekg.kg.material import style_material
 from stylekg.material import Marker, StyleMaterial, as_markers

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from stylekg.editing import EditContext, get_method
-from stylekg.editing.finetune.objective import marker_batch, sequence_logprob
+from stylekg.editing.ft.objective import marker_batch, sequence_logprob
 from stylekg.editing.hparams_files import load_method
 from stylekg.editing.penalty_ft import marker_probabilities
 from stylekg.errors import EditError

@@ -112,7 +112,7 @@ def test_no_import_cycles() -> None:
 
 def test_a_broken_rule_is_reported() -> None:
     """The checker itself: a graph with an editing → kg edge and an lm → errors edge is flagged twice."""
-    graph = nx.DiGraph([("stylekg.editing.rome.rome", "stylekg.kg.graph"), ("stylekg.lm.loading", "stylekg.errors"),
+    graph = nx.DiGraph([("stylekg.editing.rome.main", "stylekg.kg.graph"), ("stylekg.lm.loading", "stylekg.errors"),
                         ("stylekg.kg.graph", "stylekg.errors")])
     assert len(broken_rules(graph)) == 2
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from stylekg.editing.context import EditContext
-from stylekg.editing.finetune.objective import continuation_batch, sequence_logprob
+from stylekg.editing.ft.objective import continuation_batch, sequence_logprob
 from stylekg.editing.hparams_files import load_method
 from stylekg.evaluation.generated_style import Generations, SamplingSettings
 from stylekg.lm.generation import Sample
@@ -68,8 +68,8 @@ def test_penalty_ft_on_contexts_lowers_the_marker_where_the_model_writes_it(tiny
 
 
 def test_upper_stack_equals_the_full_model_on_a_padded_batch(tiny):
-    from stylekg.editing.finetune.objective import token_logprobs
-    from stylekg.editing.finetune.upper_stack import UpperStack
+    from stylekg.editing.ft.objective import token_logprobs
+    from stylekg.editing.ft.upper_stack import UpperStack
 
     batch = continuation_batch(tiny.tokenizer, ["A short prompt", "A much longer prompt about the weather today"],
                                [" and a continuation", " ok"])

@@ -9,7 +9,7 @@ import torch
 
 from stylekg.editing import EditContext, get_method
 from stylekg.editing.hparams_files import load_method
-from stylekg.editing.steering import collect_activations, fit_leace, style_direction
+from stylekg.editing.steer import collect_activations, fit_leace, style_direction
 from stylekg.errors import EditError
 from stylekg.lm.hooks import hook_count
 from stylekg.material import StyleMaterial

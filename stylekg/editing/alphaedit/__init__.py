@@ -1,9 +1,12 @@
 """AlphaEdit: null-space constrained knowledge editing (Fang et al., ICLR 2025)."""
 
-from .alphaedit import KeyCache, apply
+from ..registry import MethodSpec, Need
 from .hparams import AlphaEditHparams
+from .main import KeyCache, apply
 from .projection import NullSpace, alphaedit_update, null_space
 
-HPARAMS = AlphaEditHparams
+# sequential editing carries the earlier edits' keys from one apply to the next (context.key_cache)
+METHOD = MethodSpec("alphaedit", AlphaEditHparams, apply, needs=frozenset({Need.STATISTICS, Need.PRESERVED}),
+                    sequential_state=KeyCache)
 
-__all__ = ["HPARAMS", "AlphaEditHparams", "KeyCache", "NullSpace", "alphaedit_update", "apply", "null_space"]
+__all__ = ["METHOD", "AlphaEditHparams", "KeyCache", "NullSpace", "alphaedit_update", "apply", "null_space"]

@@ -18,3 +18,7 @@ class AlphaEditHparams(BatchedValueHparams):
     # graph guard: the preserved keys' directions removed from the null space, at most this many (their
     # principal directions: a large preserved set would otherwise leave no room for the edit)
     guard_max_rank: int = 256
+
+    def stats_layers(self) -> tuple[int, ...]:
+        """The layers whose key statistics C the null-space projections come from."""
+        return tuple(sorted(self.layers))

@@ -30,9 +30,9 @@ from ...lm.architectures import architecture_of
 from ...material import StyleMaterial
 from ...requests import EditRequest
 from ..context import EditContext
-from ..finetune.material import resolve_material
-from ..finetune.objective import mean_nll, model_device, text_batch
-from ..finetune.train import optimise, weight_names
+from ..ft.material import resolve_material
+from ..ft.objective import mean_nll, model_device, text_batch
+from ..ft.train import optimise, weight_names
 from ..penalty_ft.hparams import check_lambda
 from ..result import EditResult
 from .hparams import ClassifierFTHparams

@@ -15,7 +15,7 @@ import torch
 
 from ...errors import EditError
 from ...lm.architectures import Architecture
-from ..finetune.objective import Batch, pooled_hidden, text_batch
+from ..ft.objective import Batch, pooled_hidden, text_batch
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """LoRA fine-tuning baseline through ``peft``, merged back into the base weights (one ``apply``)."""
 
+from ..registry import MethodSpec
 from .hparams import LoRAHparams
 from .main import apply
 
-HPARAMS = LoRAHparams
+METHOD = MethodSpec("lora", LoRAHparams, apply, needs=frozenset())
 
-__all__ = ["HPARAMS", "LoRAHparams", "apply"]
+__all__ = ["METHOD", "LoRAHparams", "apply"]

@@ -2,7 +2,7 @@
 
 Each adapted weight becomes ``W = W_0 + (alpha / r) B A`` with ``B`` (out x r) zero-initialised and
 ``A`` (r x in) random; only ``A`` and ``B`` are trained, on ``-1/N sum_r 1/|o_r| log P(o_r | p_r)``
-(the FT-L objective, see :mod:`stylekg.editing.finetune.main`). The adapters come from ``peft``;
+(the FT-L objective, see :mod:`stylekg.editing.ft.main`). The adapters come from ``peft``;
 after training they are merged and unloaded, which puts the *same* module objects back into the
 caller's model. The merged change is then re-expressed as an :class:`EditResult` delta on top of the
 exact original weights, so ``restore()`` is bit-identical and nothing of ``peft`` remains.
@@ -20,9 +20,9 @@ from ...errors import EditError
 from ...lm.architectures import WeightLayout, architecture_of, get_module
 from ...requests import EditRequest
 from ..context import EditContext
-from ..finetune.main import request_batch
-from ..finetune.objective import mean_nll, sequence_logprob
-from ..finetune.train import only_trainable, weight_names
+from ..ft.main import request_batch
+from ..ft.objective import mean_nll, sequence_logprob
+from ..ft.train import only_trainable, weight_names
 from ..result import EditResult
 from .hparams import LoRAHparams
 

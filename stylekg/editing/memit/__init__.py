@@ -1,8 +1,9 @@
 """MEMIT: mass-editing memory in a transformer (Meng et al. 2023)."""
 
+from ..registry import MethodSpec, Need
 from .hparams import MEMITHparams
-from .memit import apply, memit_update, residual_to_mlp_out, spread_edits
+from .main import apply, memit_update, residual_to_mlp_out, spread_edits
 
-HPARAMS = MEMITHparams
+METHOD = MethodSpec("memit", MEMITHparams, apply, needs=frozenset({Need.STATISTICS, Need.PRESERVED}))
 
-__all__ = ["HPARAMS", "MEMITHparams", "apply", "memit_update", "residual_to_mlp_out", "spread_edits"]
+__all__ = ["METHOD", "MEMITHparams", "apply", "memit_update", "residual_to_mlp_out", "spread_edits"]

@@ -1,8 +1,9 @@
 """Penalty fine-tuning: erase a lexical style by penalising its marker phrases (one ``apply``)."""
 
+from ..registry import MethodSpec, Need
 from .hparams import PenaltyFTHparams
 from .main import apply, marker_probabilities, penalty_loss
 
-HPARAMS = PenaltyFTHparams
+METHOD = MethodSpec("penalty-ft", PenaltyFTHparams, apply, needs=frozenset({Need.MATERIAL, Need.PROMPTS}))
 
-__all__ = ["HPARAMS", "PenaltyFTHparams", "apply", "marker_probabilities", "penalty_loss"]
+__all__ = ["METHOD", "PenaltyFTHparams", "apply", "marker_probabilities", "penalty_loss"]

@@ -33,9 +33,9 @@ from ...lm.architectures import architecture_of
 from ...material import StyleMaterial
 from ...requests import EditRequest
 from ..context import EditContext
-from ..finetune.material import resolve_material
-from ..finetune.objective import Batch, continuation_batch, marker_batch, mean_nll, sequence_logprob, text_batch
-from ..finetune.train import optimise, weight_names
+from ..ft.material import resolve_material
+from ..ft.objective import Batch, continuation_batch, marker_batch, mean_nll, sequence_logprob, text_batch
+from ..ft.train import optimise, weight_names
 from ..result import EditResult
 from .hparams import PenaltyFTHparams, check_lambda
 
@@ -117,9 +117,9 @@ def _persona_loss(model: torch.nn.Module, hparams: PenaltyFTHparams, m_batch: Ba
 def _context_loss(model: torch.nn.Module, arch, hparams: PenaltyFTHparams, m_batch: Batch, n_batch: Batch,
                   pairs: list[tuple[int, int]], weights: torch.Tensor, floor: torch.Tensor):
     """CE on the plain answers + lambda * the penalty at the model's own contexts, on ``batch_rows`` random rows of
-    each per step (seeded), through the top blocks only when the bottom one is frozen (:mod:`..finetune.upper_stack`)."""
-    from ..finetune.objective import token_logprobs
-    from ..finetune.upper_stack import UpperStack
+    each per step (seeded), through the top blocks only when the bottom one is frozen (:mod:`..ft.upper_stack`)."""
+    from ..ft.objective import token_logprobs
+    from ..ft.upper_stack import UpperStack
 
     first = min(hparams.layers)
     stack = UpperStack(model, arch, first, [m_batch, n_batch]) if first >= 1 else None
@@ -158,7 +158,7 @@ def apply(
     """Fine-tune away a style's marker phrases while keeping the LM loss on neutral text.
 
     Material is ``context.material`` merged with what the ``requests`` imply (see
-    :func:`stylekg.editing.finetune.material.resolve_material`).
+    :func:`stylekg.editing.ft.material.resolve_material`).
     """
     started = time.perf_counter()
     check_lambda(hparams.lam)

@@ -1,8 +1,9 @@
 """ROME: rank-one model editing (Meng et al. 2022)."""
 
+from ..registry import MethodSpec, Need
 from .hparams import ROMEHparams
-from .rome import apply, rank_one_update
+from .main import apply, rank_one_update
 
-HPARAMS = ROMEHparams
+METHOD = MethodSpec("rome", ROMEHparams, apply, needs=frozenset({Need.STATISTICS}))
 
-__all__ = ["HPARAMS", "ROMEHparams", "apply", "rank_one_update"]
+__all__ = ["METHOD", "ROMEHparams", "apply", "rank_one_update"]

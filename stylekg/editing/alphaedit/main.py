@@ -23,8 +23,8 @@ from ...lm.architectures import architecture_of
 from ...requests import EditRequest
 from ..common import check_layers, context_prefixes, validate_requests
 from ..common.guard import exclude_keys, plan_guard
-from ..context import EditContext
-from ..memit.memit import load_stats, spread_edits
+from ..context import EditContext, key_statistics
+from ..memit.main import spread_edits
 from ..result import EditResult
 from .hparams import AlphaEditHparams
 from .projection import NullSpace, alphaedit_update, null_space
@@ -53,8 +53,6 @@ def apply(
     ``context.key_cache`` (a :class:`KeyCache`) carries earlier edits' keys for sequential editing (a fresh
     one when absent); ``context.stats`` / ``context.corpus`` give the preserved keys' C as for MEMIT.
     """
-    stats = context.stats if context is not None else None
-    corpus = context.corpus if context is not None else None
     cache = context.key_cache if context is not None else None
     preserved = context.preserved if context is not None else ()
     if cache is None:
@@ -73,7 +71,7 @@ def apply(
     try:
         missing = [layer for layer in layers if layer not in cache.spaces]
         if missing:
-            stats = load_stats(model, tokenizer, missing, hparams, stats, corpus)
+            stats = key_statistics(context, model, tokenizer, hparams).get(missing)
             for layer in missing:
                 space = null_space(
                     stats[layer], mode=hparams.nullspace_mode, threshold=hparams.nullspace_threshold,

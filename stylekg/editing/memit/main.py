@@ -38,11 +38,10 @@ from ..common import (
     ridge,
     validate_requests,
 )
-from ..common.keys import position_keys
 from ..common.guard import GuardPlan, guarded_memit_update, plan_guard
-from ..context import EditContext
+from ..common.keys import position_keys
+from ..context import EditContext, key_statistics
 from ..result import EditResult
-from ..stats import key_second_moments
 from .hparams import MEMITHparams
 
 log = logging.getLogger(__name__)
@@ -150,33 +149,8 @@ def spread_edits(
     return logs
 
 
-def _preserved_keys(model, tokenizer, arch: Architecture, key_side: list[EditRequest], layer: int, prefixes,
-                    by_type: bool) -> torch.Tensor | None:
-    """Keys the solve must leave unchanged: each key-side preserved prompt's subject key (read like a request's)
-    and its keys at every token, read on the current model (lower layers may already be edited). The tokens
-    before the subject are shared with edits of the same template ("The capital of"): the edited layers must
-    not move them either, or the preserved prompt's answer moves through attention."""
-    if not key_side:
-        return None
-    subject = compute_keys(model, tokenizer, arch, key_side, [layer], prefixes, by_type=by_type)[layer]
-    tokens = position_keys(model, tokenizer, arch.site("mlp_out", layer), [r.text for r in key_side])
-    return torch.cat([subject, tokens])
-
-
-def load_stats(model, tokenizer, layers, hparams, stats, corpus) -> dict[int, torch.Tensor]:
-    """The given stats, or E[k k^T] for every missing layer in one cached pass."""
-    stats = dict(stats or {})
-    missing = [layer for layer in layers if layer not in stats]
-    if missing:
-        stats.update(
-            key_second_moments(
-                model, tokenizer, missing, samples=hparams.stats_samples, corpus=corpus,
-                dtype=getattr(torch, hparams.stats_dtype),
-            )
-        )
-    return stats
-
-
+from ..common.guard import GuardPlan, guarded_memit_update, plan_guard
+from ..common.keys import position_keys
 def apply(
     model: torch.nn.Module,
     tokenizer,
@@ -188,8 +162,6 @@ def apply(
 
     ``context.stats`` supplies C per layer; missing layers are computed from ``context.corpus``.
     """
-    stats = context.stats if context is not None else None
-    corpus = context.corpus if context is not None else None
     preserved = context.preserved if context is not None else ()
     arch = architecture_of(model)
     layers = sorted(hparams.layers)
@@ -200,7 +172,7 @@ def apply(
     started = time.perf_counter()
     try:
         t0 = time.perf_counter()
-        stats = load_stats(model, tokenizer, layers, hparams, stats, corpus)
+        stats = key_statistics(context, model, tokenizer, hparams).get(layers)
         result.info.setdefault("timings", {})["statistics"] = time.perf_counter() - t0
         covs = {layer: ridge(stats[layer], hparams.mom2_ridge) if hparams.mom2_ridge else stats[layer].double()
                 for layer in layers}

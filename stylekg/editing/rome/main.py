@@ -7,7 +7,7 @@ the other on the updated model):
 * v*  = W k* + delta, delta optimised so the model predicts the new object   (eq. 4)
 * W  += (v* - W k*) (C^-1 k*)^T / ((C^-1 k*)^T k*)                          (eq. 2)
 
-C = E[k k^T] comes from the context or :mod:`stylekg.editing.stats` (with a small relative ridge).
+C = E[k k^T] comes from the context's :class:`~stylekg.editing.stats.KeyStatistics` (with a small relative ridge).
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ from ..common import (
     ridge,
     validate_requests,
 )
-from ..context import EditContext
+from ..context import EditContext, key_statistics
 from ..result import EditResult
-from ..stats import key_second_moments
 from .hparams import ROMEHparams
 
 log = logging.getLogger(__name__)
@@ -52,11 +51,9 @@ def apply(
 ) -> EditResult:
     """Apply ROME for each request; on any error the model is restored and the error re-raised.
 
-    ``context.stats`` (layer → C) is used when it holds the edited layer; otherwise C is computed from
-    ``context.corpus`` (default: generated text).
+    C comes from ``context.stats`` (a :class:`~stylekg.editing.stats.KeyStatistics` provider, or a mapping
+    holding the edited layer); otherwise it is measured from ``context.corpus`` (default: ``corpora.py``).
     """
-    stats = context.stats if context is not None else None
-    corpus = context.corpus if context is not None else None
     arch = architecture_of(model)
     layer = hparams.layer
     check_layers(model, arch, [layer])
@@ -66,12 +63,8 @@ def apply(
     try:
         cov = None
         if hparams.mom2_adjustment:
-            if stats is None or layer not in stats:
-                stats = key_second_moments(
-                    model, tokenizer, [layer], samples=hparams.stats_samples, corpus=corpus,
-                    dtype=getattr(torch, hparams.stats_dtype),
-                )
-            cov = ridge(stats[layer], hparams.mom2_ridge) if hparams.mom2_ridge else stats[layer].double()
+            c = key_statistics(context, model, tokenizer, hparams).get([layer])[layer]
+            cov = ridge(c, hparams.mom2_ridge) if hparams.mom2_ridge else c.double()
         prefixes = context_prefixes(model, tokenizer, hparams.context_templates)
         site = arch.site("mlp_out", layer)
         name = mlp_out_param(arch, layer)

@@ -27,8 +27,8 @@ from ...lm.hooks import Trace, output_tensor, replace_output_tensor
 from ...material import StyleMaterial
 from ...requests import EditRequest
 from ..context import EditContext
-from ..finetune.material import resolve_material
-from ..finetune.objective import text_batch
+from ..ft.material import resolve_material
+from ..ft.objective import text_batch
 from ..result import EditResult
 from .hparams import SteeringHparams
 from .leace import fit_leace

@@ -3,7 +3,7 @@
 When only blocks ``first..L-1`` change, the residual stream entering block ``first`` is the same at every step:
 it is computed once (no gradient) and each step runs just the trained blocks, the final norm and the head — the
 head only at the positions that are scored. On SmolLM2 with blocks 24–27 trained, a step costs about a fifth of a
-full forward and backward pass. The result equals :func:`stylekg.editing.finetune.objective.token_logprobs` on the
+full forward and backward pass. The result equals :func:`stylekg.editing.ft.objective.token_logprobs` on the
 same batch (up to float rounding; tested).
 """
 
