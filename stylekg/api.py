@@ -83,7 +83,8 @@ def edit(lm: LoadedModel, plan_or_requests: EditPlan | Sequence[EditRequest], me
 
     ``hparams``: a TOML file, or a hyper-parameter object, replacing the method's shipped config for ``lm``
     (:func:`stylekg.editing.hparams_files.load_method`). ``guard``: hand the method the plan's preserved set
-    (:attr:`EditPlan.preserved`); ``False`` (or plain requests) gives the plain method. ``material``: the style's
+    (:attr:`EditPlan.preserved`), or for plain requests the model's own answers to its probed facts
+    (:mod:`stylekg.pipeline.probed_preserved`); ``False`` gives the plain reference method. ``material``: the style's
     material, for the methods that train on texts (fine-tuning, steering); ``corpus``: local text files for the
     key statistics.
     """
@@ -92,14 +93,16 @@ def edit(lm: LoadedModel, plan_or_requests: EditPlan | Sequence[EditRequest], me
     from .editing.registry import get_method
     from .kg.planner import EditPlan as _Plan
 
-    if isinstance(plan_or_requests, _Plan):
-        requests, preserved = list(plan_or_requests.requests), plan_or_requests.preserved if guard else ()
-    else:
-        requests, preserved = list(plan_or_requests), ()
+    from .pipeline.probed_preserved import choose_preserved
+
+    is_plan = isinstance(plan_or_requests, _Plan)
+    requests = list(plan_or_requests.requests if is_plan else plan_or_requests)
     if hparams is None or isinstance(hparams, (str, Path)):
         m, hp = load_method(method, lm.name, hparams)
     else:
         m, hp = get_method(method), hparams
+    preserved = choose_preserved(lm, lm.name, m, requests, guard=guard,
+                                 graph_preserved=plan_or_requests.preserved if is_plan else None).preserved
     context = EditContext(material=material, corpus=list(corpus) if corpus else None, preserved=tuple(preserved))
     return m.apply(lm.model, lm.tokenizer, requests, hp, context)
 

@@ -37,6 +37,9 @@ def edit_cmd(
     batch: Annotated[int, typer.Option("--batch", help="Requests per batch with --sequential.")] = 1,
     store: StoreOpt = None,
     device: DeviceOpt = "cpu",
+    guard: Annotated[bool, typer.Option(
+        "--guard/--no-guard", help="Keep what the graph (or, for a requests file, the model's probed facts) says must "
+                                   "stay (MEMIT, AlphaEdit); --no-guard: the plain reference method.")] = True,
     json_out: JsonOpt = False,
 ) -> None:
     """Edit a model and report CounterFact metrics before and after (writes OUT/summary.json, cases.json, edit.safetensors)."""
@@ -47,6 +50,7 @@ def edit_cmd(
     from ..lm import load_model
     from ..lm.loading import check_model
     from ..pipeline.edit_job import edit_and_measure, graph_requests, propagation_effects, write_outcome
+    from ..pipeline.probed_preserved import choose_preserved
 
     if (requests is None) == (graph is None):
         raise EditError("give exactly one of --requests FILE or --graph G --node N")
@@ -64,7 +68,10 @@ def edit_cmd(
         reqs, probes = made.requests, made.probes
     check_model(model)  # every input is checked before any weights are read
     lm = load_model(model, device=device)
-    preserved = made.plan.preserved if made is not None else ()  # what the graph says the edit must keep
+    # what the edit must keep: the graph's preserved set, or the model's own answers to probed facts
+    choice = choose_preserved(lm, model, m, reqs, guard=guard,
+                              graph_preserved=made.plan.preserved if made is not None else None)
+    preserved = choice.preserved
     context = EditContext(corpus=[str(c) for c in corpus] if corpus else None, preserved=preserved) \
         if corpus or preserved else None
     if batch < 1 or (batch != 1 and not sequential):
@@ -72,7 +79,7 @@ def edit_cmd(
                         hint="e.g. --sequential --batch 10")
     outcome = edit_and_measure(lm, m, reqs, hp, probes=probes, context=context,
                                sequential_batch=batch if sequential else None)
-    summary = {"model": model, **outcome.summary()}
+    summary = {"model": model, **outcome.summary(), "guard": choice.to_json()}
     if made is not None and made.plan.propagate is not Propagation.NONE:
         from ..pipeline.records import propagation_record
 
@@ -99,6 +106,7 @@ def edit_cmd(
         if b is not None or a is not None:
             table.add_row(key, _fmt(b), _fmt(a))
     console.print(table)
+    console.print(f"guard: {esc(choice.note)}", highlight=False)
     console.print(f"edit took {outcome.seconds['edit']:.1f}s; results in {esc(out)}", highlight=False)
 
 

@@ -10,6 +10,8 @@ evaluation package's metrics can be plugged in the same way.
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import math
 import os
@@ -125,16 +127,24 @@ def compare(lm: Any, methods: Sequence[str], requests: Sequence[EditRequest], *,
     """
     if not methods:
         raise EditError("no methods to compare")
+    from ..editing.registry import Need, get_method
+
     rows = [MethodRun("none", metrics=measure(lm) if measure else {})]
-    for method in tqdm(methods, desc="comparing methods", unit="method"):
+    runs: list[tuple[str, str, EditContext | None]] = []
+    for method in methods:
+        runs.append((method, method, context))
+        if context is not None and context.preserved and Need.PRESERVED in get_method(method).needs:
+            # the same method without the graph's guard: the plain reference method, in the same run
+            runs.append((f"{method} (no guard)", method, dataclasses.replace(context, preserved=())))
+    for label, method, ctx in tqdm(runs, desc="comparing methods", unit="method"):
         try:
-            rows.append(run_method(lm, method, requests, (hparams or {}).get(method), measure=measure,
-                                   context=context))
+            row = run_method(lm, method, requests, (hparams or {}).get(method), measure=measure, context=ctx)
+            rows.append(dataclasses.replace(row, method=label))
         except StyleKGError as exc:  # EditError, or a MaterialError from the style material
             if not keep_going:
                 raise
-            log.warning("%s failed: %s", method, exc)
-            rows.append(MethodRun(method, error=str(exc)))
+            log.warning("%s failed: %s", label, exc)
+            rows.append(MethodRun(label, error=str(exc)))
     return rows
 
 

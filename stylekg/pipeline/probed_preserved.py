@@ -100,3 +100,37 @@ def probe_preserved(lm: Any, requests: Sequence[EditRequest], vocab: ProbeVocabu
                                   subject=subject, source=vocab.source))
     log.info("preserved set: %d of %d probed facts held (first token p >= %.2f)", len(kept), len(candidates), min_prob)
     return tuple(kept)
+
+
+@dataclass(frozen=True)
+class GuardChoice:
+    """The preserved set an edit gets, and one line saying where it came from (or why there is none)."""
+
+    preserved: tuple[Preserved, ...]
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        kinds: dict[str, int] = {}
+        for item in self.preserved:
+            kinds[item.kind.value] = kinds.get(item.kind.value, 0) + 1
+        return {"preserved": len(self.preserved), "kinds": kinds, "note": self.note}
+
+
+def choose_preserved(lm: Any, model_name: str, method: Any, requests: Sequence[EditRequest], *, guard: bool = True,
+                     graph_preserved: tuple[Preserved, ...] | None = None) -> GuardChoice:
+    """What ``method`` must keep while editing ``requests``: the graph's preserved set when the requests come from
+    a graph, else the model's probed facts; none with ``guard=False``, for methods that do not read one, or when
+    the model has no probe set (each case says so)."""
+    from ..editing.registry import Need
+
+    if Need.PRESERVED not in method.needs:
+        return GuardChoice((), f"{method.name} takes no preserved set")
+    if not guard:
+        return GuardChoice((), "guard off (--no-guard): the plain reference method")
+    if graph_preserved:
+        return GuardChoice(tuple(graph_preserved), f"{len(graph_preserved)} preserved prompts from the graph")
+    vocab = shipped_vocabulary(model_name)
+    if vocab is None:
+        return GuardChoice((), f"no probed facts for {model_name} and no graph: the plain method")
+    preserved = probe_preserved(lm, requests, vocab)
+    return GuardChoice(preserved, f"{len(preserved)} preserved prompts probed from the model ({vocab.source})")

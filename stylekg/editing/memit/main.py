@@ -149,8 +149,19 @@ def spread_edits(
     return logs
 
 
-from ..common.guard import GuardPlan, guarded_memit_update, plan_guard
-from ..common.keys import position_keys
+def _preserved_keys(model, tokenizer, arch: Architecture, key_side: list[EditRequest], layer: int, prefixes,
+                    by_type: bool) -> torch.Tensor | None:
+    """Keys the solve must leave unchanged: each key-side preserved prompt's subject key (read like a request's)
+    and its keys at every token, read on the current model (lower layers may already be edited). The tokens
+    before the subject are shared with edits of the same template ("The capital of"): the edited layers must
+    not move them either, or the preserved prompt's answer moves through attention."""
+    if not key_side:
+        return None
+    subject = compute_keys(model, tokenizer, arch, key_side, [layer], prefixes, by_type=by_type)[layer]
+    tokens = position_keys(model, tokenizer, arch.site("mlp_out", layer), [r.text for r in key_side])
+    return torch.cat([subject, tokens])
+
+
 def apply(
     model: torch.nn.Module,
     tokenizer,
