@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import DeviceOpt, JsonOpt, ModelOpt, StoreOpt, check_template, console, emit_json, esc, require_utf8
+from .common import DeviceOpt, DtypeOpt, JsonOpt, ModelOpt, StoreOpt, check_template, console, emit_json, esc, require_utf8
 
 HEADLINE = ("efficacy_score", "paraphrase_score", "neighborhood_score", "alias_score", "prob_new", "prob_true")
 
@@ -35,6 +35,7 @@ def edit_cmd(
     batch: Annotated[int, typer.Option("--batch", help="Requests per batch with --sequential.")] = 1,
     store: StoreOpt = None,
     device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "float32",
     json_out: JsonOpt = False,
 ) -> None:
     """Edit a model and report CounterFact metrics before and after (writes OUT/summary.json, cases.json, edit.safetensors)."""
@@ -44,6 +45,7 @@ def edit_cmd(
     from ..errors import EditError
     from ..lm import load_model
     from ..lm.loading import check_model
+    from ..lm.placement import resolve_dtype
     from ..pipeline.edit_job import edit_and_measure, graph_requests, propagation_effects, write_outcome
 
     if (requests is None) == (graph is None):
@@ -64,7 +66,8 @@ def edit_cmd(
         made = graph_requests(graph, store, node, mode, new, relation, propagate, inherited=inherited)
         reqs, probes = made.requests, made.probes
     check_model(model)  # every input is checked before any weights are read
-    lm = load_model(model, device=device)
+    resolve_dtype(dtype)
+    lm = load_model(model, device=device, dtype=dtype)
     context = EditContext(corpus=[str(c) for c in corpus]) if corpus else None
     if batch < 1 or (batch != 1 and not sequential):
         raise EditError(f"--batch {batch}: give a batch of at least 1, together with --sequential",

@@ -23,6 +23,7 @@ import time
 import torch
 
 from ...lm.architectures import Architecture, architecture_of, get_module
+from ...lm.placement import execution_device
 from ...requests import EditRequest
 from ..common import (
     check_layers,
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 def memit_update(keys: torch.Tensor, resid: torch.Tensor, cov: torch.Tensor, lam: float) -> torch.Tensor:
     """Delta = R K^T (lambda C + K K^T)^-1 (eq. 14); ``keys`` is (n, d_in), ``resid`` (d, n)."""
     keys = keys.double()
-    a = lam * cov + keys.T @ keys
+    a = lam * cov.to(keys.device) + keys.T @ keys  # C comes from the CPU statistics cache
     x = torch.linalg.solve(a, keys.T)  # (d_in, n) = A^-1 K
     return resid.double() @ x.T
 
@@ -60,9 +61,9 @@ def residual_to_mlp_out(norm: torch.nn.Module, mlp_out: torch.Tensor, resid: tor
     """
     m = mlp_out.to(torch.float64)
     with torch.no_grad():
-        ones = torch.ones(1, m.shape[1], dtype=next(norm.parameters()).dtype, device=next(norm.parameters()).device)
-        gain = norm(ones).to(torch.float64)[0]  # g / sqrt(1 + eps): exact to ~1e-6 relative
-        current = norm(mlp_out.to(ones.dtype)).to(torch.float64)
+        ones = torch.ones(1, m.shape[1], dtype=next(norm.parameters()).dtype, device=execution_device(norm))
+        gain = norm(ones).to(m.device, torch.float64)[0]  # g / sqrt(1 + eps): exact to ~1e-6 relative
+        current = norm(mlp_out.to(ones.device, ones.dtype)).to(m.device, torch.float64)
     gain = torch.where(gain.abs() < 1e-6, torch.full_like(gain, 1e-6), gain)
     u = (current + resid.to(torch.float64)) / gain
     c = ((u * m).sum(1) / (u * u).sum(1).clamp_min(1e-30)).clamp_min(1e-12)
@@ -99,7 +100,8 @@ def spread_edits(
         norm = get_module(model, arch.site("mlp_out_norm", top))
         with torch.no_grad():
             dtype = next(norm.parameters()).dtype
-            moved = norm((m_init + deltas).to(dtype)).float() - norm(m_init.to(dtype)).float()
+            at = execution_device(norm)
+            moved = (norm((m_init + deltas).to(at, dtype)).float() - norm(m_init.to(at, dtype)).float()).to(m_init.device)
         init = current_outputs(model, tokenizer, z_site, requests)
         targets = init + moved
         deltas = moved
