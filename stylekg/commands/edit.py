@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import DeviceOpt, DtypeOpt, JsonOpt, ModelOpt, StoreOpt, check_template, console, emit_json, esc, require_utf8
+from .common import (DeviceOpt, DtypeOpt, JsonOpt, ModelOpt, StoreOpt, check_template, console, emit_json, esc,
+                     require_utf8)
 
 HEADLINE = ("efficacy_score", "paraphrase_score", "neighborhood_score", "alias_score", "prob_new", "prob_true")
 

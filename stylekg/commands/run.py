@@ -69,7 +69,8 @@ def run_cmd(
         cfg = RunConfig.from_toml(config, device=device, dtype=dtype, store=store, runs_dir=runs_dir)
     else:
         cfg = RunConfig(style=style, auto=auto, mode=mode, node=node, propagate=propagate, method=method, model=model,
-                        device=device or "cpu", dtype=dtype or "float32", store=store, provider=provider, llm_model=llm_model,
+                        device=device or "cpu", dtype=dtype or "float32", store=store, provider=provider,
+                        llm_model=llm_model,
                         runs_dir=runs_dir or "runs", extra=extra, prompts=prompts, edit_data=edit_data,
                         samples=samples, temperature=temperature, top_p=0.9 if temperature > 0 else 1.0,
                         judge_model=judge_model)

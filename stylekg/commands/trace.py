@@ -145,7 +145,8 @@ def compare(
     params = _params(samples, 3.0, 10, None, seed)
     results = {}
     for name in model or ["smollm2-135m"]:
-        results.update(run_cases(load_model(name, device=device, dtype=dtype), DEFAULT_CASES, params, progress=not json_out))
+        results.update(run_cases(load_model(name, device=device, dtype=dtype), DEFAULT_CASES, params,
+                                 progress=not json_out))
     comparison = compare_results(results)
     files = [str(p) for p in comparison.plot(out / "compare")] if out is not None else []
     if out is not None:

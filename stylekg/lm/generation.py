@@ -27,7 +27,8 @@ def left_padded(lm: LoadedModel, texts: list[str], *, add_special_tokens: bool) 
     old_side = tok.padding_side
     tok.padding_side = "left"
     try:
-        return tok(texts, return_tensors="pt", padding=True, add_special_tokens=add_special_tokens).to(input_device(lm.model))
+        batch = tok(texts, return_tensors="pt", padding=True, add_special_tokens=add_special_tokens)
+        return batch.to(input_device(lm.model))
     finally:
         tok.padding_side = old_side
 

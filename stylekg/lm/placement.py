@@ -15,7 +15,7 @@ Conventions every reader of activations follows (a model is never assumed to sit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -104,6 +104,11 @@ def dispatch(
     weights_map = None
     if offloaded:  # the CPU copies the hooks load from: the model's own tensors, kept in memory (never on disk)
         weights_map = OffloadedWeightsLoader(state_dict=extract_submodules_state_dict(model.state_dict(), offloaded))
+    covered = lambda n: any(k == "" or n == k or n.startswith(k + ".") for k in names)  # noqa: E731
+    for module_name, module in model.named_modules():  # buffers no map entry names (rotary tables): main device
+        for buffer_name, buffer in list(module.named_buffers(recurse=False)):
+            if buffer is not None and not covered(f"{module_name}.{buffer_name}".lstrip(".")):
+                module._buffers[buffer_name] = buffer.to(main)
     tied = find_tied_parameters(model)
     tied_map = {model.get_parameter(n).data_ptr(): {} for group in tied for n in group
                 if model.get_parameter(n).device.type != "meta"}
@@ -112,6 +117,24 @@ def dispatch(
     retie_parameters(model, tied)
     model.hf_device_map = dict(names)  # transformers' attribute: generate() and others read it
     return model
+
+
+def explicit_map(model: torch.nn.Module, layer_device: Callable[[int], str | int],
+                 rest: str | int = "cpu") -> dict[str, str | int]:
+    """A device map naming each transformer layer (``layer_device(index)``) and every other module that holds
+    weights (``rest``: embeddings, final norm, head) explicitly, in the order of the model's state dict."""
+    from .architectures import architecture_of
+
+    arch = architecture_of(model)
+    prefix = arch.layers + "."
+    out: dict[str, str | int] = {}
+    for name in model.state_dict():
+        if name.startswith(prefix):
+            index = int(name[len(prefix):].split(".")[0])
+            out.setdefault(arch.layer(index), layer_device(index))
+        else:
+            out.setdefault(name.rsplit(".", 1)[0], rest)
+    return out
 
 
 def auto_device_map(model: torch.nn.Module, dtype: torch.dtype) -> dict[str, str | int]:
@@ -198,7 +221,8 @@ def weight_tensor(model: torch.nn.Module, name: str) -> torch.Tensor:
 def state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """``model.state_dict()`` with every offloaded entry replaced by the CPU copy that holds its values (the same
     tensors as ``state_dict()`` for a model that is not offloaded)."""
-    return {name: weight_tensor(model, name) if t.device.type == "meta" else t for name, t in model.state_dict().items()}
+    return {name: weight_tensor(model, name) if t.device.type == "meta" else t
+            for name, t in model.state_dict().items()}
 
 
 def is_offloaded(model: torch.nn.Module, name: str) -> bool:

@@ -101,7 +101,8 @@ def spread_edits(
         with torch.no_grad():
             dtype = next(norm.parameters()).dtype
             at = execution_device(norm)
-            moved = (norm((m_init + deltas).to(at, dtype)).float() - norm(m_init.to(at, dtype)).float()).to(m_init.device)
+            moved = norm((m_init + deltas).to(at, dtype)).float() - norm(m_init.to(at, dtype)).float()
+            moved = moved.to(m_init.device)
         init = current_outputs(model, tokenizer, z_site, requests)
         targets = init + moved
         deltas = moved
