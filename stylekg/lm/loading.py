@@ -309,7 +309,13 @@ def _place(model: torch.nn.Module, device: str | torch.device | None, device_map
     if device_map is not None:
         dispatch(model, device_map)
     elif device == "auto" and torch.cuda.is_available():
-        dispatch(model, auto_device_map(model, dtype))
+        device_map = auto_device_map(model, dtype)
+        devices = set(device_map.values())  # GPUs as indices, then "cpu" / "disk"
+        only = next(iter(devices))
+        if len(devices) == 1 and isinstance(only, int):  # it fits on one GPU: no hooks needed
+            model.to(torch.device("cuda", only))
+        else:
+            dispatch(model, device_map)
     else:
         model.to(resolve_device(device))
 

@@ -13,6 +13,7 @@ from stylekg.editing import EditContext, EditResult
 from stylekg.editing.hparams_files import load_method
 from stylekg.editing.stats import key_second_moments, weights_hash
 from stylekg.lm import ModelError, load_model
+from stylekg.lm.generation import generate
 from stylekg.lm.placement import compute_dtype, dispatch, input_device, is_dispatched, resolve_dtype, weight_tensor
 
 from .edit_helpers import REQUESTS, margins, same_weights, snapshot
@@ -107,6 +108,30 @@ def test_bf16_edit_raises_new_and_restores_bit_identically(bf16, bf16_stats, nam
     assert same_weights(model, before)
 
 
+def test_bf16_sequential_delta_file_gives_the_same_bits(bf16, bf16_stats, tmp_path) -> None:
+    """Two ROME batches round a bf16 weight twice; the combined delta is the float32 difference of the bits they
+    left, so re-applying the combined delta file to the original gives those bits again."""
+    from stylekg.editing.rome import apply as rome_apply
+    from stylekg.editing.sequential import apply_sequentially
+
+    _, hparams = load_method("rome", "tiny-gpt2")
+    model, tok = bf16.model, bf16.tokenizer
+    before = snapshot(model)
+    result = apply_sequentially("rome", rome_apply, model, tok, REQUESTS, hparams, 1, EditContext(stats=bf16_stats))
+    try:
+        edited = snapshot(model)
+        path = result.save(tmp_path / "seq.safetensors")
+    finally:
+        result.restore()
+    assert same_weights(model, before)
+    again = EditResult.load_and_apply(path, model)
+    try:
+        assert same_weights(model, edited)
+    finally:
+        again.restore()
+    assert same_weights(model, before)
+
+
 @pytest.fixture(scope="module")
 def memit_reference(tiny, tmp_path_factory):
     """MEMIT's deltas on the tiny GPT-2 placed whole (restored right away), with the statistics it used."""
@@ -140,6 +165,8 @@ def test_explicit_device_map_edits_like_the_whole_model(tiny, memit_reference) -
     mapped = load_model("tiny-gpt2", device_map=every_module_map(tiny))
     assert is_dispatched(mapped.model) and mapped.model.hf_device_map["transformer.h.2"] == "cpu"
     assert mapped.device == torch.device("cpu") and weights_hash(mapped.model) == weights_hash(tiny.model)
+    prompts = ["The capital city of France", "Hello"]
+    assert generate(mapped, prompts, max_new_tokens=4) == generate(tiny, prompts, max_new_tokens=4)
     _memit_matches(mapped, memit_reference)
 
 
