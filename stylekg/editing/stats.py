@@ -56,7 +56,7 @@ def weights_hash(model: torch.nn.Module) -> str:
     seen: set[int] = set()
     for name, _ in model.named_parameters():
         param = real[name]
-        if param.data_ptr() in seen:  # a tied weight that offloading split into two parameters: hashed once
+        if param.numel() and param.data_ptr() in seen:  # a tied weight that offloading split in two: hashed once
             continue
         seen.add(param.data_ptr())
         digest.update(name.encode())

@@ -95,7 +95,7 @@ def dispatch(
     except ValueError as exc:
         raise ModelError(f"device map incomplete: {' '.join(str(exc).split())[:300]}",
                          hint="name a device for every module that holds parameters") from None
-    main = main_device or next((d for d in names.values() if d != "cpu"), "cpu")
+    main = _device_name(main_device) if main_device else next((d for d in names.values() if d != "cpu"), "cpu")
     offload_cpu = main != "cpu" if offload_cpu is None else offload_cpu
     offload = {name: offload_cpu and device == "cpu" for name, device in names.items()}
     execution: dict[str, Any] = {name: main if offload[name] else device for name, device in names.items()}
@@ -104,7 +104,10 @@ def dispatch(
     weights_map = None
     if offloaded:  # the CPU copies the hooks load from: the model's own tensors, kept in memory (never on disk)
         weights_map = OffloadedWeightsLoader(state_dict=extract_submodules_state_dict(model.state_dict(), offloaded))
-    covered = lambda n: any(k == "" or n == k or n.startswith(k + ".") for k in names)  # noqa: E731
+
+    def covered(tensor_name: str) -> bool:
+        return any(k == "" or tensor_name == k or tensor_name.startswith(k + ".") for k in names)
+
     for module_name, module in model.named_modules():  # buffers no map entry names (rotary tables): main device
         for buffer_name, buffer in list(module.named_buffers(recurse=False)):
             if buffer is not None and not covered(f"{module_name}.{buffer_name}".lstrip(".")):
