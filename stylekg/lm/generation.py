@@ -12,7 +12,8 @@ from .placement import input_device
 from .tokens import check_context
 
 CPU_BATCH = 16  # rows per generate() call on the CPU (what every measured number used)
-CUDA_BATCH = 64  # on a GPU: generation is memory-bound per step, so wider batches are almost free
+CUDA_BATCH = 64  # on a GPU, where each decoding step is memory-bound and wider batches cost little (not measured
+# here: no GPU was available when it was set; scripts/device_check.py is where a measurement would go)
 
 
 def default_batch_size(lm: LoadedModel) -> int:
