@@ -65,7 +65,9 @@ console = SafeConsole()
 err_console = SafeConsole(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="Torch device: cpu (default), cuda, cuda:1, or auto.")]
+DeviceOpt = Annotated[str, typer.Option(
+    "--device", help="Torch device: cpu (default), cuda, cuda:1, or auto (spread over every GPU, CPU offload).")]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help="Weights dtype: float32 (default), bfloat16 or float16.")]
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Registry name, local HF directory or cached hub id.")]
 METHOD_HELP = f"Editing method: {' | '.join(METHODS)} (one package each under stylekg/editing/)."
 StoreOpt = Annotated[

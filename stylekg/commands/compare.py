@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import DeviceOpt, JsonOpt, StoreOpt, console, emit_json
+from .common import DeviceOpt, DtypeOpt, JsonOpt, StoreOpt, console, emit_json
 
 
 def compare_cmd(
@@ -25,6 +25,7 @@ def compare_cmd(
         "--hparams", help="METHOD=CONFIG: a method's hyper-parameters, a TOML file or a shipped <method>/<name> "
                           "(repeatable; e.g. penalty-ft=penalty-ft/smollm2-135m-voice).")] = None,
     device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "float32",
     store: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -55,7 +56,7 @@ def compare_cmd(
         if not sep or name.strip() not in METHODS or not ref.strip():
             raise EditError(f"--hparams {item!r}", hint="write METHOD=CONFIG, e.g. penalty-ft=penalty-ft/smollm2-135m-voice")
         chosen[name.strip()] = load_method(name.strip(), model, hparams_file(ref.strip()))[1]
-    lm = load_model(model, device=device)
+    lm = load_model(model, device=device, dtype=dtype)
     result = compare_style(lm, style, names, max_markers=max_markers, store=store, out_dir=out, prompts=prompts,
                            edit_data=edit_data, max_new_tokens=max_new_tokens, hparams=chosen)
     if json_out:

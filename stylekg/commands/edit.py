@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from ..requests import Propagation, RequestKind
-from .common import METHOD_HELP, DeviceOpt, JsonOpt, ModelOpt, StoreOpt, check_template, console, emit_json, esc, require_utf8
+from .common import (METHOD_HELP, DeviceOpt, DtypeOpt, JsonOpt, ModelOpt, StoreOpt, check_template, console, emit_json,
+                     esc, require_utf8)
 
 HEADLINE = ("efficacy_score", "paraphrase_score", "neighborhood_score", "alias_score", "prob_new", "prob_true")
 
@@ -40,6 +41,7 @@ def edit_cmd(
     guard: Annotated[bool, typer.Option(
         "--guard/--no-guard", help="Keep what the graph (or, for a requests file, the model's probed facts) says must "
                                    "stay (MEMIT, AlphaEdit); --no-guard: the plain reference method.")] = True,
+    dtype: DtypeOpt = "float32",
     json_out: JsonOpt = False,
 ) -> None:
     """Edit a model and report CounterFact metrics before and after (writes OUT/summary.json, cases.json, edit.safetensors)."""
@@ -49,6 +51,7 @@ def edit_cmd(
     from ..errors import EditError
     from ..lm import load_model
     from ..lm.loading import check_model
+    from ..lm.placement import resolve_dtype
     from ..pipeline.edit_job import edit_and_measure, graph_requests, propagation_effects, write_outcome
     from ..pipeline.probed_preserved import choose_preserved
 
@@ -67,7 +70,8 @@ def edit_cmd(
         made = graph_requests(graph, store, node, mode, new, relation, propagate, inherited=inherited)
         reqs, probes = made.requests, made.probes
     check_model(model)  # every input is checked before any weights are read
-    lm = load_model(model, device=device)
+    resolve_dtype(dtype)
+    lm = load_model(model, device=device, dtype=dtype)
     # what the edit must keep: the graph's preserved set, or the model's own answers to probed facts
     choice = choose_preserved(lm, model, m, reqs, guard=guard,
                               graph_preserved=made.plan.preserved if made is not None else None)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import DeviceOpt, JsonOpt, ModelOpt, console, emit_json, esc, require_utf8
+from .common import DeviceOpt, DtypeOpt, JsonOpt, ModelOpt, console, emit_json, esc, require_utf8
 
 eval_app = typer.Typer(
     help="Evaluate a model: `stylekg eval --requests FILE` (CounterFact metrics) or `stylekg eval presence STYLE`.",
@@ -40,6 +40,7 @@ def eval_requests(
     batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "float32",
     json_out: JsonOpt = False,
     out: OutOpt = None,
 ) -> None:
@@ -53,12 +54,14 @@ def eval_requests(
     if requests is None:
         raise EvaluationError("nothing to evaluate", hint="pass --requests FILE.jsonl, or use `stylekg eval presence STYLE`")
     from ..lm.loading import check_model
+    from ..lm.placement import resolve_dtype
 
     require_utf8(requests, "request file")
     reqs = load_requests(requests)  # each request's template is checked as it is read
     prompts, references = _lines(generation_prompts), _lines(reference)
     check_model(model)  # all input checked before any weights are read
-    lm = load_model(model, device=device)
+    resolve_dtype(dtype)
+    lm = load_model(model, device=device, dtype=dtype)
     applied = None
     if delta is not None:
         from ..editing.result import EditResult
@@ -101,6 +104,7 @@ def presence(
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens")] = 40,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "float32",
     json_out: JsonOpt = False,
     out: OutOpt = None,
 ) -> None:
@@ -113,13 +117,13 @@ def presence(
 
     kwargs = dict(neutral_subject=neutral, threshold=threshold, n_samples=samples, max_new_tokens=max_new_tokens, seed=seed)
     if marker:
-        lm = load_model(model, device=device)
+        lm = load_model(model, device=device, dtype=dtype)
         report = probe_presence(lm, style, list(marker), **kwargs)  # type: ignore[arg-type]
     else:
         from ..kg.library import library_material
 
         material = library_material(style)  # raises naming the library's styles when unknown
-        lm = load_model(model, device=device)
+        lm = load_model(model, device=device, dtype=dtype)
         report = probe_style(lm, material, **kwargs)  # type: ignore[arg-type]
     report.model = model
     data = report.to_dict()

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import DeviceOpt, JsonOpt, console, emit_json, esc
+from .common import DeviceOpt, DtypeOpt, JsonOpt, console, emit_json, esc
 from .kg import kg_app
 
 
@@ -29,6 +29,7 @@ def mine_cmd(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     out: Annotated[Path, typer.Option("--out", "-o", help="Graph file to write (review it, then `stylekg kg import`).")] = Path("mined.json"),
     device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "float32",
     json_out: JsonOpt = False,
 ) -> None:
     """Generate answers, rank phrases by weighted log-odds against a plain reference, write a reviewable graph."""
@@ -44,7 +45,7 @@ def mine_cmd(
     prompt_set = load_prompt_set(prompts)  # bad input is named before the model loads
     settings = SamplingSettings(k=samples, temperature=temperature, top_p=0.9 if temperature > 0 else 1.0,
                                 max_new_tokens=max_new_tokens, seed=seed)
-    lm = load_model(model, device=device)
+    lm = load_model(model, device=device, dtype=dtype)
     result = mine(lm, style, prompt_set, reference=reference, top=top, min_z=min_z, provider=provider,
                   llm_model=llm_model, parent=parent, settings=settings, cache=GenerationCache())
     save_graph(result.graph, out)

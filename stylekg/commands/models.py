@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import DeviceOpt, JsonOpt, console, emit_json, esc
+from .common import DeviceOpt, DtypeOpt, JsonOpt, console, emit_json, esc
 
 models_app = typer.Typer(help="List, prepare and inspect models.", no_args_is_help=True)
 
@@ -47,12 +47,13 @@ def pull(
 def info(
     name: Annotated[str, typer.Argument(help="Registry name, local directory or cached hub id.")],
     device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "float32",
     json_out: JsonOpt = False,
 ) -> None:
     """Architecture, layers, hidden sizes and where the model is cached."""
     from ..lm.info import model_info
 
-    data = model_info(name, device=device)
+    data = model_info(name, device=device, dtype=dtype)
     if json_out:
         emit_json(data)
         return
@@ -71,13 +72,14 @@ def generate_cmd(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     chat: Annotated[bool, typer.Option("--chat", help="Wrap the prompt in the model's chat template.")] = False,
     device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "float32",
     json_out: JsonOpt = False,
 ) -> None:
     """Generate a continuation (greedy by default)."""
     from ..lm import load_model
     from ..lm.generation import generate
 
-    lm = load_model(model, device=device)
+    lm = load_model(model, device=device, dtype=dtype)
     text = generate(lm, [prompt], max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature, seed=seed, chat=chat)[0]
     if json_out:
         emit_json({"model": model, "prompt": prompt, "completion": text})

@@ -13,7 +13,10 @@ from .common import METHOD_HELP, JsonOpt, StoreOpt, console, emit_json, esc
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.toml"  # package data
 # None when not given, so that a --config file's own device and runs_dir hold unless the flag is passed
 DeviceFlag = Annotated[str | None, typer.Option(
-    "--device", help="Torch device: cpu (default), cuda, cuda:1, or auto.", show_default=False)]
+    "--device", help="Torch device: cpu (default), cuda, cuda:1, or auto (spread over every GPU, CPU offload).",
+    show_default=False)]
+DtypeFlag = Annotated[str | None, typer.Option(
+    "--dtype", help="Weights dtype: float32 (default), bfloat16 or float16.", show_default=False)]
 RunsDirOpt = Annotated[str | None, typer.Option(
     "--runs-dir", help="Where run directories go (default: runs).", show_default=False)]
 
@@ -40,8 +43,8 @@ def run_cmd(
     llm_model: Annotated[str, typer.Option("--llm-model", help="Model name at the OpenAI-compatible endpoint.")] = "",
     auto: Annotated[str, typer.Option("--auto", help="Expand a wide subject into styles and modify them.")] = "",
     config: Annotated[Path | None, typer.Option(
-        "--config", help="A run config TOML (replaces the other flags; --device, --store and --runs-dir, when given, "
-                         "override the file).")] = None,
+        "--config", help="A run config TOML (replaces the other flags; --device, --dtype, --store and --runs-dir, "
+                         "when given, override the file).")] = None,
     prompts: Annotated[str, typer.Option(
         "--prompts", help="Judge the style in generated answers: a prompt set (built-in name or JSON file).")] = "",
     edit_data: Annotated[str, typer.Option(
@@ -52,6 +55,7 @@ def run_cmd(
         "--judge-model", help="An LLM at OPENAI_BASE_URL that rates the answers' style and fluency (optional).")] = "",
     runs_dir: RunsDirOpt = None,
     device: DeviceFlag = None,
+    dtype: DtypeFlag = None,
     store: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -64,10 +68,11 @@ def run_cmd(
     mode = RequestKind.REPLACE if replace else RequestKind.INSERT if insert else RequestKind.ERASE
     extra = {"new": replace or insert} if (replace or insert) else {}
     if config is not None:
-        cfg = RunConfig.from_toml(config, device=device, store=store, runs_dir=runs_dir)
+        cfg = RunConfig.from_toml(config, device=device, dtype=dtype, store=store, runs_dir=runs_dir)
     else:
         cfg = RunConfig(style=style, auto=auto, mode=mode, node=node, propagate=propagate, method=method, model=model,
-                        device=device or "cpu", store=store, provider=provider, llm_model=llm_model,
+                        device=device or "cpu", dtype=dtype or "float32", store=store, provider=provider,
+                        llm_model=llm_model,
                         runs_dir=runs_dir or "runs", extra=extra, prompts=prompts, edit_data=edit_data,
                         samples=samples, temperature=temperature, top_p=0.9 if temperature > 0 else 1.0,
                         judge_model=judge_model)
@@ -90,12 +95,13 @@ def run_cmd(
 def demo_cmd(
     runs_dir: RunsDirOpt = None,
     device: DeviceFlag = None,
+    dtype: DtypeFlag = None,
     store: StoreOpt = None,
 ) -> None:
     """The demo: stylekg/configs/demo.toml on the real model, then the report path and one Cypher query."""
     from ..pipeline import Pipeline, RunConfig
 
-    cfg = RunConfig.from_toml(DEMO_CONFIG, device=device, store=store, runs_dir=runs_dir)
+    cfg = RunConfig.from_toml(DEMO_CONFIG, device=device, dtype=dtype, store=store, runs_dir=runs_dir)
     console.print(f"[bold]stylekg demo[/]: {esc(repr(cfg.style))} erased through its abstract parent "
                   f"({cfg.propagate} propagation, {esc(cfg.method)} on {esc(cfg.model)})", highlight=False)
     outcome = Pipeline(cfg, on_event=_progress()).run()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import DeviceOpt, JsonOpt, ModelOpt, console, emit_json, esc
+from .common import DeviceOpt, DtypeOpt, JsonOpt, ModelOpt, console, emit_json, esc
 
 trace_app = typer.Typer(help="Causal tracing: where a fact or a style lives in a model.", no_args_is_help=True)
 
@@ -57,6 +57,7 @@ def fact(
     target: Annotated[str | None, typer.Option("--target", "-t", help="Continuation to score (default: the model's top-1).")] = None,
     model: ModelOpt = "smollm2-135m",
     device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "float32",
     samples: SamplesOpt = 10,
     noise: NoiseOpt = 3.0,
     window: WindowOpt = 10,
@@ -70,7 +71,7 @@ def fact(
     from ..tracing import make_target, trace
     from ..tracing.targets import top1_target
 
-    lm = load_model(model, device=device)
+    lm = load_model(model, device=device, dtype=dtype)
     tgt = make_target(lm.tokenizer, target) if target is not None else top1_target(lm, prompt)
     result = trace(lm, prompt, subject, tgt, _params(samples, noise, window, kind, seed), progress=not json_out)
     data = _report(result, out, "trace", json_out)
@@ -86,6 +87,7 @@ def style(
     neutral: Annotated[list[str] | None, typer.Option("--neutral", help="Neutral counterpart (repeatable).")] = None,
     model: ModelOpt = "smollm2-135m",
     device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "float32",
     samples: SamplesOpt = 10,
     noise: NoiseOpt = 3.0,
     window: WindowOpt = 10,
@@ -113,7 +115,7 @@ def style(
         else:
             material = library_material(name)
         markers, neutrals = material.trace_pairs()
-    lm = load_model(model, device=device)
+    lm = load_model(model, device=device, dtype=dtype)
     tgt = style_target(lm.tokenizer, markers, neutrals)
     params = _params(samples, noise, window, kind, seed)
     results = [trace(lm, p, material.name, tgt, params, progress=not json_out) for p in material.trace_prompts()]
@@ -130,6 +132,7 @@ def style(
 def compare(
     model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Models to compare (repeatable).")] = None,
     device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "float32",
     samples: SamplesOpt = 5,
     seed: SeedOpt = 0,
     out: OutOpt = None,
@@ -142,7 +145,8 @@ def compare(
     params = _params(samples, 3.0, 10, None, seed)
     results = {}
     for name in model or ["smollm2-135m"]:
-        results.update(run_cases(load_model(name, device=device), DEFAULT_CASES, params, progress=not json_out))
+        results.update(run_cases(load_model(name, device=device, dtype=dtype), DEFAULT_CASES, params,
+                                 progress=not json_out))
     comparison = compare_results(results)
     files = [str(p) for p in comparison.plot(out / "compare")] if out is not None else []
     if out is not None:
@@ -166,6 +170,7 @@ def select_layers_cmd(
     method: Annotated[str, typer.Option("--method", help="memit (critical window) or rome (peak layer).")] = "memit",
     size: Annotated[int, typer.Option("--size", help="Width of the critical window.")] = 5,
     device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "float32",
     samples: SamplesOpt = 10,
     json_out: JsonOpt = False,
 ) -> None:
@@ -177,7 +182,7 @@ def select_layers_cmd(
 
     if method not in ("memit", "rome"):
         raise TraceError(f"unknown method {method!r}", hint="use memit or rome")
-    lm = load_model(model, device=device)
+    lm = load_model(model, device=device, dtype=dtype)
     suggestion = select_layers(lm, params=TraceParams(samples=samples, kinds=("mlp",)), size=size, progress=not json_out)
     if out is not None:
         suggestion.write(out, method)

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from ..errors import EditError
+from ..lm.placement import compute_dtype, weight_tensor
 from ..paths import atomic_path
 from ..requests import EditRequest
 
@@ -22,11 +23,17 @@ class EditResult:
     ``originals`` holds exact copies of every changed parameter (taken before the change), so
     restoring never depends on floating-point subtraction. Methods that change no weight
     (activation steering) register undo callables instead (e.g. removing their hooks).
+
+    Precision: ``deltas`` are kept in float32 (or the weight's dtype when wider), whatever the model's dtype. A
+    float32 weight gets ``W += delta`` in place, as always. A bfloat16/float16 weight is rewritten as
+    ``W = cast(W_0 + D)``, with ``W_0`` its exact original in float32 and ``D`` the float32 sum of every delta
+    added so far: one rounding per weight, however many deltas, so re-applying the saved ``D`` to ``W_0``
+    (:meth:`load_and_apply`) gives the same bits as the edit that made it.
     """
 
     method: str
     requests: list[EditRequest]
-    deltas: dict[str, torch.Tensor] = field(default_factory=dict)  # param name → W_new - W_old
+    deltas: dict[str, torch.Tensor] = field(default_factory=dict)  # param name → W_new - W_old (float32 or wider)
     originals: dict[str, torch.Tensor] = field(default_factory=dict)  # param name → W_old (exact)
     info: dict[str, Any] = field(default_factory=dict)  # losses, layers, timings, hparams
     model: torch.nn.Module | None = field(default=None, repr=False)
@@ -37,23 +44,30 @@ class EditResult:
     def params_changed(self) -> int:
         return int(sum(int((d != 0).sum()) for d in self.deltas.values()))
 
-    def record_original(self, model: torch.nn.Module, name: str) -> torch.nn.Parameter:
-        """Keep an exact copy of a parameter before it is first changed; return the parameter."""
-        param = model.get_parameter(name)
+    def record_original(self, model: torch.nn.Module, name: str) -> torch.Tensor:
+        """Keep an exact copy of a parameter before it is first changed; return the tensor holding its values
+        (the parameter, or the CPU copy of an offloaded one: :func:`stylekg.lm.placement.weight_tensor`)."""
+        param = weight_tensor(model, name)
         if name not in self.originals:
             self.originals[name] = param.detach().clone()
         self.model = model
         return param
 
     def add_delta(self, model: torch.nn.Module, name: str, delta: torch.Tensor) -> None:
-        """Apply ``W += delta`` in place (keeping the original) and accumulate the delta."""
+        """Apply ``W += delta`` (keeping the original) and accumulate the delta in float32 or wider; a weight
+        narrower than float32 is rewritten from its original and the accumulated delta, rounded once."""
         param = self.record_original(model, name)
-        delta = delta.to(device=param.device, dtype=param.dtype)
+        wide = compute_dtype(param.dtype)
+        delta = delta.to(device=param.device, dtype=wide)
         if not torch.isfinite(delta).all():
             raise EditError(f"update of {name} is not finite (NaN/inf)", hint="lower the learning rate or check inputs")
+        total = self.deltas[name] + delta if name in self.deltas else delta.detach().clone()
         with torch.no_grad():
-            param.add_(delta)
-        self.deltas[name] = self.deltas.get(name, torch.zeros_like(delta)) + delta.detach()
+            if wide == param.dtype:
+                param.add_(delta)
+            else:
+                param.copy_((self.originals[name].to(wide) + total).to(param.dtype))
+        self.deltas[name] = total.detach()
 
     def on_restore(self, fn: Callable[[], None]) -> None:
         self._undo.append(fn)
@@ -67,7 +81,7 @@ class EditResult:
         if self.model is not None:
             with torch.no_grad():
                 for name, original in self.originals.items():
-                    self.model.get_parameter(name).copy_(original)
+                    weight_tensor(self.model, name).copy_(original)
         self.restored = True
 
     # ---- persistence: a small delta file that can be re-applied ----------------------------

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from ..errors import EditError
+from ..lm.placement import compute_dtype, weight_tensor
 from ..requests import EditRequest
 from .context import EditContext
 from .registry import Need, get_method
@@ -72,6 +73,11 @@ def apply_sequentially(
                 combined.originals.setdefault(name, original)
             for name, delta in result.deltas.items():
                 combined.deltas[name] = combined.deltas.get(name, torch.zeros_like(delta)) + delta
+                weight = weight_tensor(model, name)
+                if compute_dtype(weight.dtype) != weight.dtype:  # bf16/fp16: rounded once per batch, so keep the
+                    # float32 difference of the bits now there, which re-applied to the original gives them again
+                    wide = compute_dtype(weight.dtype)
+                    combined.deltas[name] = weight.detach().to(wide) - combined.originals[name].to(wide)
             combined.info.setdefault("batches", []).append(
                 {"edits": start + len(chunk), "seconds": result.info.get("seconds")})
             log.info("sequential %s: %d/%d edits applied", method, start + len(chunk), len(requests))

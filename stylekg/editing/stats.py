@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from ..errors import EditError
 from ..lm.architectures import architecture_of
 from ..lm.hooks import TraceDict
+from ..lm.placement import input_device, state_tensors
 from ..paths import atomic_path, cache_dir, remove_stale_temps, sha256_text
 from .common.layers import check_layers
 from .common.prompts import pad_batch, pad_id
@@ -57,7 +58,13 @@ GENERATION_SEEDS = (
 def weights_hash(model: torch.nn.Module) -> str:
     """sha256 of the model's config and every parameter's bytes (content, not object identity)."""
     digest = hashlib.sha256(json.dumps(model.config.to_dict(), sort_keys=True, default=str).encode())
-    for name, param in model.named_parameters():
+    real = state_tensors(model)  # offloaded weights read from their CPU copies
+    seen: set[int] = set()
+    for name, _ in model.named_parameters():
+        param = real[name]
+        if param.numel() and param.data_ptr() in seen:  # a tied weight that offloading split in two: hashed once
+            continue
+        seen.add(param.data_ptr())
         digest.update(name.encode())
         digest.update(str(param.dtype).encode())
         data = param.detach().contiguous().cpu().reshape(-1).view(torch.uint8)
@@ -81,7 +88,7 @@ def default_corpus(model: torch.nn.Module, tokenizer, samples: int, max_length: 
 def generate_corpus(model: torch.nn.Module, tokenizer, n_tokens: int, *, length: int = 128, seed: int = 0,
                     batch_size: int = 32) -> list[str]:
     """Texts the model samples (top-k 50) from diverse seed openings (fixed seed; the global RNG is restored)."""
-    device = next(model.parameters()).device
+    device = input_device(model)
     length = max(1, min(length, context_limit(model) - 8))
     rows = max(1, -(-n_tokens // length))
     seeds = [GENERATION_SEEDS[i % len(GENERATION_SEEDS)] for i in range(rows)]
@@ -154,7 +161,7 @@ def collect_second_moments(
 ) -> tuple[dict[int, torch.Tensor], int]:
     """({layer: E[k k^T]}, tokens used) over the first ``samples`` text tokens of the packed corpus, one pass."""
     arch = architecture_of(model)
-    device = next(model.parameters()).device
+    device = input_device(model)
     sites = {layer: arch.site("mlp_out", layer) for layer in layers}
     windows = pack_windows(tokenizer, texts, samples, min(max_length, context_limit(model)))
     n_head = len(start_tokens(tokenizer))
@@ -168,7 +175,8 @@ def collect_second_moments(
             with TraceDict(model, list(sites.values()), retain_input=True, retain_output=False, stop=True) as tr:
                 model(input_ids=ids, attention_mask=mask)
             for layer, site in sites.items():
-                keys = tr[site].input[counted].to(dtype)
+                inputs = tr[site].input  # on the layer's device (a device map may spread the layers)
+                keys = inputs[counted.to(inputs.device)].to(device=device, dtype=dtype)
                 if layer not in sums:
                     sums[layer] = torch.zeros(keys.shape[1], keys.shape[1], dtype=dtype, device=device)
                 sums[layer].addmm_(keys.T, keys)
@@ -207,7 +215,7 @@ def key_second_moments(
     arch = architecture_of(model)
     layers = sorted(set(int(x) for x in layers))
     check_layers(model, arch, layers)
-    device = next(model.parameters()).device
+    device = input_device(model)
     max_length = min(max_length, context_limit(model))
     found: Corpus | None = None
     if corpus:

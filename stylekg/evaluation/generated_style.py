@@ -34,6 +34,7 @@ import torch
 from ..errors import ClassifierError, EvaluationError, MaterialError
 from ..lm.generation import Sample, chat_prompt, sample
 from ..lm.hooks import has_forward_hooks
+from ..lm.placement import state_tensors
 from ..material import Marker, StyleMaterial
 from ..paths import atomic_write_text, cache_dir, sha256_text
 from .generation_judge import RATING_PROMPT, RATING_SCHEMA, GenerationJudge, parse_rating
@@ -107,7 +108,7 @@ class Generations:
 def weights_fingerprint(model: torch.nn.Module) -> str:
     """sha256 of every parameter's name, dtype, shape and bytes: changes whenever any weight does."""
     digest = hashlib.sha256()
-    for name, param in sorted(model.state_dict().items()):
+    for name, param in sorted(state_tensors(model).items()):  # offloaded weights from their CPU copies
         tensor = param.detach().cpu().contiguous()
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
         digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
@@ -146,8 +147,9 @@ class GenerationCache:
 
 
 def generate(lm: HasModel, prompts: Sequence[str], settings: SamplingSettings = GREEDY, *,
-             cache: GenerationCache | None = None, batch_size: int = 16) -> Generations:
-    """``settings.k`` answers to each prompt (cached when ``cache`` is given)."""
+             cache: GenerationCache | None = None, batch_size: int | None = None) -> Generations:
+    """``settings.k`` answers to each prompt (cached when ``cache`` is given); rows per batch: ``batch_size``, or
+    16 on the CPU and 64 on a GPU (:func:`stylekg.lm.generation.default_batch_size`)."""
     prompts = tuple(prompts)
     if not prompts:
         raise EvaluationError("the prompt set is empty", hint="give at least one prompt (see stylekg/data/prompts/)")

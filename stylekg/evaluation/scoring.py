@@ -21,6 +21,7 @@ import torch
 
 from ..lm.tokens import check_context, target_ids
 from ..lm.head import head_logits
+from ..lm.placement import input_device
 from ..errors import EvaluationError
 
 
@@ -96,7 +97,7 @@ def score_continuations(
     rows = [p + c for p, c in zip(prefixes, conts)]
     check_context(tok, model, max(len(r) for r in rows))
 
-    device = next(model.parameters()).device
+    device = input_device(model)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     out: list[ContinuationScore | None] = [None] * len(rows)

@@ -10,6 +10,7 @@ from .errors import (
 )
 from .hooks import StopForward, Trace, TraceDict, hook_count, output_tensor, replace_output_tensor
 from .loading import LoadedModel, load_model, prepare, resolve_device
+from .placement import DTYPES, dispatch, input_device, resolve_dtype, weight_tensor
 from .registry import REGISTRY, ModelSpec, Source
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "CacheCorruptError", "MissingPackageError", "ModelError", "UnknownModelError",
     "UnsupportedArchitectureError", "StopForward", "Trace", "TraceDict", "hook_count",
     "output_tensor", "replace_output_tensor", "LoadedModel", "load_model", "prepare",
-    "resolve_device", "REGISTRY", "ModelSpec", "Source",
+    "resolve_device", "REGISTRY", "ModelSpec", "Source", "DTYPES", "dispatch", "input_device", "resolve_dtype",
+    "weight_tensor",
 ]

@@ -47,8 +47,8 @@ def pull_model(name: str, *, force: bool = False) -> dict[str, Any]:
     return {"name": name, "cache_path": str(entry), "source": str(gguf_source(spec))}
 
 
-def model_info(name: str, *, device: str = "cpu") -> dict[str, Any]:
-    lm = load_model(name, device=device)
+def model_info(name: str, *, device: str = "cpu", dtype: str = "float32") -> dict[str, Any]:
+    lm = load_model(name, device=device, dtype=dtype)
     arch = architecture_of(lm.model)
     cfg = lm.model.config.get_text_config() if hasattr(lm.model.config, "get_text_config") else lm.model.config
     n_params = sum(p.numel() for p in lm.model.parameters())

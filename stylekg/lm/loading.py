@@ -31,6 +31,7 @@ import torch
 from .architectures import Architecture, architecture_of
 from .cache import cache_dir, sha256_file
 from .errors import CacheCorruptError, MissingPackageError, ModelError, UnknownModelError
+from .placement import DeviceMap, auto_device_map, dispatch, input_device, resolve_dtype
 from .registry import REGISTRY, ModelSpec, Source
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,12 @@ class LoadedModel:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        """Where inputs go (the input embedding's device; a dispatched model spans several)."""
+        return input_device(self.model)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
 
     @property
     def num_layers(self) -> int:
@@ -62,7 +68,8 @@ class LoadedModel:
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None``/"auto" → cuda when present else cpu; anything else as given (validated)."""
+    """``None``/"auto" → cuda when present else cpu (``load_model`` spreads "auto" over every GPU); anything else
+    as given (validated)."""
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -294,21 +301,48 @@ def prepare(spec: ModelSpec, *, force: bool = False) -> Path:
     return entry
 
 
+def _place(model: torch.nn.Module, device: str | torch.device | None, device_map: DeviceMap | None,
+           dtype: torch.dtype) -> None:
+    """Put a model loaded on the CPU where it was asked: an explicit ``device_map``; ``device="auto"`` → a
+    balanced map over the visible GPUs (accelerate; layers that do not fit are offloaded to the CPU), the CPU
+    when there is none; else one device."""
+    if device_map is not None:
+        dispatch(model, device_map)
+    elif device == "auto" and torch.cuda.is_available():
+        device_map = auto_device_map(model, dtype)
+        devices = set(device_map.values())  # GPUs as indices, then "cpu" / "disk"
+        only = next(iter(devices))
+        if len(devices) == 1 and isinstance(only, int):  # it fits on one GPU: no hooks needed
+            model.to(torch.device("cuda", only))
+        else:
+            dispatch(model, device_map)
+    else:
+        model.to(resolve_device(device))
+
+
 def load_model(
     name: str,
     *,
     device: str | torch.device | None = "cpu",
-    dtype: torch.dtype = torch.float32,
+    dtype: str | torch.dtype | None = None,
+    device_map: DeviceMap | None = None,
 ) -> LoadedModel:
-    """Load a model by registry name, local HF directory, or hub id present in the local cache."""
-    dev = resolve_device(device)
+    """Load a model by registry name, local HF directory, or hub id present in the local cache.
+
+    ``dtype``: float32 (default), bfloat16 or float16. ``device``: cpu, cuda, cuda:N, or ``auto`` (spread over
+    every GPU with accelerate's device map; the CPU when there is none). ``device_map`` (module name → device)
+    places the model explicitly instead (``"cpu"`` entries are offloaded when the map names a GPU)."""
+    torch_dtype = resolve_dtype(dtype)
+    if device_map is None and device != "auto":
+        resolve_device(device)  # a bad device is refused before any weight is read
     started = time.perf_counter()
     spec = REGISTRY.get(name)
     if spec is not None and spec.source is Source.TINY:
         from .tiny import tiny_gpt2
 
         model, tokenizer = tiny_gpt2()
-        model.to(device=dev, dtype=dtype)
+        model.to(dtype=torch_dtype)
+        _place(model, device, device_map, torch_dtype)
         return LoadedModel(name, model, tokenizer, architecture_of(model), origin="built from config")
     if spec is not None:
         source = gguf_source(spec)
@@ -318,12 +352,13 @@ def load_model(
             entry = prepare(spec)
         _check_cache(entry)
         try:
-            model, tokenizer = _load_dir(entry, dtype, dev)
+            model, tokenizer = _load_dir(entry, torch_dtype, torch.device("cpu"))
         except (OSError, ValueError, RuntimeError) as exc:
             raise CacheCorruptError(
                 f"cached model at {entry} could not be loaded ({exc})",
                 hint="delete that folder or run `stylekg models pull --force`",
             ) from exc
+        _place(model, device, device_map, torch_dtype)
         loaded = LoadedModel(name, model, tokenizer, architecture_of(model), origin=str(source), cache_path=entry)
         loaded.timings["load_s"] = time.perf_counter() - started
         loaded.timings["cold"] = float(cold)
@@ -332,20 +367,22 @@ def load_model(
     if path.is_dir():
         check_model(name)  # a directory that is no model (``generate ../../etc``) is refused by name
         try:
-            model, tokenizer = _load_dir(path, dtype, dev)
+            model, tokenizer = _load_dir(path, torch_dtype, torch.device("cpu"))
         except (OSError, ValueError) as exc:
             raise ModelError(f"{name!r} could not be loaded as a model ({' '.join(str(exc).split())})",
                              hint="check that the directory holds a complete Hugging Face model") from exc
+        _place(model, device, device_map, torch_dtype)
         return LoadedModel(name, model, tokenizer, architecture_of(model), origin=str(path))
     if "/" in name and not path.exists():
         try:
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
             tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, local_files_only=True).to(dev).eval()
+            model = AutoModelForCausalLM.from_pretrained(name, dtype=torch_dtype, local_files_only=True).eval()
         except OSError:
             pass
         else:
+            _place(model, device, device_map, torch_dtype)
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token
             return LoadedModel(name, model, tokenizer, architecture_of(model), origin=f"hub cache: {name}")

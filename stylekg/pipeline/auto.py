@@ -102,7 +102,7 @@ def run_auto(config: RunConfig, *, on_event: Callable[[str, str], None] | None =
 def _run_auto(config: RunConfig, run_id: str, run_dir: Path, on_event: Callable[[str, str], None] | None,
               n_styles: int) -> RunOutcome:
     atomic_write_text(run_dir / "config.toml", config.to_toml())
-    cache, session = StageCache(run_dir, on_event), ModelSession(config.model, config.device)
+    cache, session = StageCache(run_dir, on_event), ModelSession(config.model, config.device, config.dtype)
     expanded = cache.run("expand", [config.to_dict(), n_styles], lambda: expand(config, run_dir, n_styles))
     graph = stages.load_run_graph(run_dir)
     plan = cache.run("plan", [config.to_dict(), expanded],

@@ -17,6 +17,9 @@ from ..requests import Propagation, RequestKind
 
 
 RUN_MODES = (RequestKind.ERASE, RequestKind.REPLACE, RequestKind.INSERT)  # ``relation`` needs a template: edit only
+DTYPES = ("float32", "bfloat16", "float16")
+# keys added after run ids existed: left out of to_dict() (and so of every settings hash) at their default
+ADDED_DEFAULTS: dict[str, Any] = {"dtype": "float32"}
 EDIT_DATA = ("requests", "occurrences")
 
 
@@ -33,6 +36,7 @@ class RunConfig:
     hparams: str = ""  # the method's hyper-parameters: a TOML file or a shipped <method>/<name>; "" = <method>/<model>
     model: str = "smollm2-135m"
     device: str = "cpu"
+    dtype: str = "float32"  # the model's weights: float32 | bfloat16 | float16 (editing arithmetic stays float32)
     store: str | None = None  # None: the embedded LadybugDB in $STYLEKG_HOME
     provider: str = "library"  # library | openai | local
     llm_model: str = ""
@@ -63,6 +67,8 @@ class RunConfig:
             object.__setattr__(self, name, _checked(name, hint, getattr(self, name)))
         if not self.style and not self.auto:
             raise ConfigError("a run needs a style (or --auto 'a wide subject')", hint="e.g. stylekg run 'Donald Trump' --erase")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
         if self.mode not in RUN_MODES:
             raise ConfigError(f"mode {self.mode!r} is not one of {', '.join(m.value for m in RUN_MODES)}")
         if self.propagate not in tuple(Propagation):
@@ -119,7 +125,13 @@ class RunConfig:
             raise ConfigError(f"{path}: {exc.args[0]}", hint=exc.hint) from None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every setting, except those added later that hold their default (:data:`ADDED_DEFAULTS`): the settings
+        hash (run id, stage caches) of a config written before them stays the same."""
+        data = dataclasses.asdict(self)
+        for name, default in ADDED_DEFAULTS.items():
+            if data.get(name) == default:
+                del data[name]
+        return data
 
     def to_toml(self) -> str:
         """The config as TOML (``tomli-w``) that :meth:`from_toml` reads back equal (``None`` values are left out:

@@ -16,11 +16,13 @@ def check_run(config: RunConfig) -> None:
     unknown or out of reach."""
     from ..editing.hparams_files import hparams_file, load_method
     from ..lm.loading import check_model, resolve_device
+    from ..lm.placement import resolve_dtype
 
     check_model(config.model)  # a registry name, a model directory or a cached hub id
     # an unknown method, or no hyper-parameters for this model
     load_method(config.method, config.model, hparams_file(config.hparams) if config.hparams else None)
     resolve_device(config.device)  # a torch device that exists here
+    resolve_dtype(config.dtype)
     if config.prompts:  # judged in generated text: both splits of the prompt set must hold prompts
         from ..evaluation.prompt_sets import load_prompt_set
 

@@ -86,7 +86,7 @@ class Pipeline:
         self.run_id = run_id_for(config)
         self.run_dir = Path(run_dir or Path(config.runs_dir) / self.run_id)  # made by run(), after its checks
         self.stages = StageCache(self.run_dir, on_event)
-        self.session = ModelSession(config.model, config.device)
+        self.session = ModelSession(config.model, config.device, config.dtype)
 
     def run(self) -> RunOutcome:
         check_run(self.config)  # style, model and method are known before anything is written

@@ -19,8 +19,8 @@ from ..requests import EditRequest, Preserved
 class ModelSession:
     """A lazily loaded model with the edits of a run re-applied from delta files (so a resumed run has them)."""
 
-    def __init__(self, model: str, device: str = "cpu") -> None:
-        self.model_name, self.device = model, device
+    def __init__(self, model: str, device: str = "cpu", dtype: str = "float32") -> None:
+        self.model_name, self.device, self.dtype = model, device, dtype
         self._lm: Any = None
         self._stats: dict[tuple[int, str], KeyStatistics] = {}  # (samples, dtype) → statistics of the unedited model
         self.applied: dict[Path, EditResult] = {}  # delta file → the edit it re-applied
@@ -30,7 +30,7 @@ class ModelSession:
         if self._lm is None:
             from ..lm import load_model
 
-            self._lm = load_model(self.model_name, device=self.device)
+            self._lm = load_model(self.model_name, device=self.device, dtype=self.dtype)
         return self._lm
 
     def reapply(self, path: Path) -> bool:

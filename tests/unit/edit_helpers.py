@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from stylekg.lm.placement import input_device, state_tensors
 from stylekg.requests import EditRequest
 
 # The subject ends each prompt: in a random 4-layer model attention barely carries information
@@ -18,7 +19,7 @@ def target_logprob(model, tokenizer, text: str, target: str) -> float:
     """Per-token averaged log-probability of ``target`` after ``text`` (CounterFact's measure)."""
     ids = tokenizer(text)["input_ids"]
     tgt = tokenizer(target, add_special_tokens=False)["input_ids"]
-    x = torch.tensor([ids + tgt[:-1]], device=next(model.parameters()).device)
+    x = torch.tensor([ids + tgt[:-1]], device=input_device(model))
     with torch.no_grad():
         logp = torch.log_softmax(model(x).logits[0].float(), -1)
     return float(sum(logp[len(ids) - 1 + i, t] for i, t in enumerate(tgt)) / len(tgt))
@@ -33,8 +34,12 @@ def margins(model, tokenizer, requests) -> list[float]:
 
 
 def snapshot(model) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.named_parameters()}
+    """Copies of every weight's values (offloaded ones read from their CPU copies)."""
+    return {k: v.detach().clone() for k, v in state_tensors(model).items()}
 
 
 def same_weights(model, snap) -> bool:
-    return all(torch.equal(p, snap[k]) for k, p in model.named_parameters())
+    """Bit-identical to ``snap`` (dtype, shape and every bit)."""
+    now = state_tensors(model)
+    return now.keys() == snap.keys() and all(
+        now[k].dtype == snap[k].dtype and torch.equal(now[k], snap[k]) for k in now)

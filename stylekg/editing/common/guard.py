@@ -128,7 +128,7 @@ def guarded_memit_update(keys: torch.Tensor, resid: torch.Tensor, cov: torch.Ten
     ``key_weight`` times an edit. ``keys`` (n, d_in), ``preserved_keys`` (m, d_in), ``resid`` (d, n).
     """
     keys = keys.double()
-    a = lam * cov + keys.T @ keys
+    a = lam * cov.to(keys.device) + keys.T @ keys  # C comes from the CPU statistics cache
     if preserved_keys is not None and preserved_keys.shape[0] and key_weight > 0:
         kp = preserved_keys.double().to(a.device)
         a = a + key_weight * (kp.T @ kp)

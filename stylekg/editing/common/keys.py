@@ -6,6 +6,7 @@ import torch
 
 from ...lm.architectures import Architecture
 from ...lm.hooks import TraceDict, output_tensor
+from ...lm.placement import input_device
 from ...requests import EditRequest
 from .prompts import ContextPrefixes, as_prefixes, pad_batch, pad_id, prompt_ids
 
@@ -20,8 +21,9 @@ def read_at_lookup(
     inputs: bool,
     batch_size: int = 32,
 ) -> dict[str, torch.Tensor]:
-    """For each (ids, lookup) the input (or output) of each site at position ``lookup``: (n, d)."""
-    device = next(model.parameters()).device
+    """For each (ids, lookup) the input (or output) of each site at position ``lookup``: (n, d) float32 on the
+    model's input device."""
+    device = input_device(model)
     gathered: dict[str, list[torch.Tensor]] = {s: [] for s in sites}
     for start in range(0, len(seqs), batch_size):
         chunk = seqs[start : start + batch_size]
@@ -32,7 +34,8 @@ def read_at_lookup(
             model(input_ids=ids, attention_mask=mask)
         for site in sites:
             value = traces[site].input if inputs else output_tensor(traces[site].output)
-            gathered[site].append(value[rows, cols].float())
+            at = value.device  # the site's layer may run elsewhere (device map): gather there, return on `device`
+            gathered[site].append(value[rows.to(at), cols.to(at)].float().to(device))
     return {s: torch.cat(v) for s, v in gathered.items()}
 
 

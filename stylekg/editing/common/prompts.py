@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from ...errors import EditError
+from ...lm.placement import input_device
 from ...lm.tokens import SpanError, encode, target_ids
 from ...requests import EditRequest
 
@@ -171,7 +172,7 @@ def context_prefixes(model, tokenizer, lengths_counts: tuple[tuple[int, int], ..
     """
     prefixes = [""]
     types = [0]
-    device = next(model.parameters()).device
+    device = input_device(model)
     state = torch.random.get_rng_state()
     cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
     try:

@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 from ...errors import EditError
 from ...lm.hooks import TraceDict, output_tensor, replace_output_tensor
 from ...lm.head import head_logits
+from ...lm.placement import input_device
 from ...requests import EditRequest
 from .prompts import Tokenised, as_prefixes, essence_sequence, objective_target, pad_id, rewrite_sequence
 
@@ -284,7 +285,8 @@ def _forward(model: torch.nn.Module, b: _Batch, cache) -> tuple[torch.Tensor, to
     ess = b.essence_rows[b.essence_rows >= 0]
     rows = torch.cat([b.score_rows, ess])
     cols = torch.cat([b.score_cols, torch.zeros_like(ess)])
-    logits = head_logits(model, hidden[rows, cols]).float()
+    at = hidden.device  # the last layer's device (a device map may spread the layers); logits go back to the batch's
+    logits = head_logits(model, hidden[rows.to(at), cols.to(at)]).float().to(b.ids.device)
     m = b.score_rows.shape[0]
     return logits[:m], logits[m:]
 
@@ -353,7 +355,7 @@ def _optimise_chunk(model, pid: int, chunk: list[_Prepared], site: str, s: Value
 
 
 def _optimise(model, pid: int, chunk: list[_Prepared], site: str, s: ValueSettings):
-    device = next(model.parameters()).device
+    device = input_device(model)
     b = _assemble(chunk, pid, device)
     n = len(chunk)
     with torch.no_grad():
@@ -361,7 +363,8 @@ def _optimise(model, pid: int, chunk: list[_Prepared], site: str, s: ValueSettin
         with TraceDict(model, [site]) as tr:
             scored, essence = _forward(model, b, cache)
     col = 0 if cache is not None else b.before_ids.shape[1]
-    init = output_tensor(tr[site].output)[b.first_rows, col].float()
+    out = output_tensor(tr[site].output)  # on the site's device; delta lives on the input device
+    init = out[b.first_rows.to(out.device), col].float().to(device)
     init_essence = torch.log_softmax(essence, dim=-1)  # (n, V), request order
     init_obj = _objective(scored, b, n).detach()
     init_norm2 = init.pow(2).sum(1)
@@ -377,7 +380,7 @@ def _optimise(model, pid: int, chunk: list[_Prepared], site: str, s: ValueSettin
         hidden = output_tensor(out)
         add = torch.zeros_like(hidden)
         col = 0 if cache is not None else b.before_ids.shape[1]  # the subject's last token
-        add[:, col] = delta[b.owner].to(hidden.dtype)
+        add[:, col] = delta[b.owner].to(device=hidden.device, dtype=hidden.dtype)
         return replace_output_tensor(out, hidden + add)
 
     # a bar over the steps when one batch is long enough to wait for (the batches' own bar is above)

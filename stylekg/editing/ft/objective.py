@@ -15,6 +15,7 @@ import torch
 from ...errors import EditError
 from ...lm.architectures import Architecture
 from ...lm.hooks import Trace, output_tensor
+from ...lm.placement import input_device
 from ...lm.tokens import target_ids
 
 
@@ -31,7 +32,7 @@ class Batch:
 
 
 def model_device(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
+    return input_device(model)
 
 
 def _pad(rows: list[list[int]], flags: list[list[bool]], pad_id: int) -> Batch:

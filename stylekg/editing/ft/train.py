@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from ...errors import EditError
 from ...lm.architectures import Architecture, get_module
+from ...lm.placement import compute_dtype, is_offloaded
 from ..result import EditResult
 
 log = logging.getLogger(__name__)
@@ -81,14 +82,26 @@ def optimise(
         raise EditError(f"need steps >= 1 and lr > 0, got steps={steps}, lr={lr}")
     if norm_constraint <= 0:
         raise EditError(f"norm_constraint must be > 0 (inf = unconstrained), got {norm_constraint}")
+    offloaded = [n for n in names if is_offloaded(model, n)]
+    if offloaded:
+        raise EditError(f"{desc}: {offloaded[0]} is offloaded to the CPU and cannot be trained",
+                        hint="place the fine-tuned layers on a device (a device map without offload for them)")
     params = [result.record_original(model, n) for n in names]
     originals = [result.originals[n] for n in names]
+    # float32 master copies of weights narrower than float32 (mixed precision): Adam's small steps would be lost
+    # in bfloat16 rounding. The model's weight is rewritten from its master (one cast) after every step.
+    masters = [p if compute_dtype(p.dtype) == p.dtype else p.detach().to(compute_dtype(p.dtype)).requires_grad_()
+               for p in params]
+    bounds = [w0.to(m.dtype) for w0, m in zip(originals, masters)]
     history: list[dict[str, float]] = []
     with only_trainable(model, params):
-        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        opt = torch.optim.Adam(masters, lr=lr, weight_decay=weight_decay)
         bar = tqdm(range(steps), desc=desc, leave=False, disable=steps < 20 or not log.isEnabledFor(logging.INFO))
         for step in bar:
             opt.zero_grad(set_to_none=True)
+            for p, m in zip(params, masters):
+                if m is not p:
+                    p.grad = None
             loss, parts = loss_fn()
             value = float(loss.detach())
             if not math.isfinite(value):
@@ -97,15 +110,21 @@ def optimise(
             if value < early_stop_loss:
                 break
             loss.backward()
+            for p, m in zip(params, masters):
+                if m is not p and p.grad is not None:
+                    m.grad = p.grad.to(m.dtype)
             opt.step()
-            if math.isfinite(norm_constraint):
-                with torch.no_grad():
-                    for p, w0 in zip(params, originals):
-                        p.copy_(torch.clamp(p, min=w0 - norm_constraint, max=w0 + norm_constraint))
+            with torch.no_grad():
+                if math.isfinite(norm_constraint):
+                    for m, w0 in zip(masters, bounds):
+                        m.copy_(torch.clamp(m, min=w0 - norm_constraint, max=w0 + norm_constraint))
+                for p, m in zip(params, masters):
+                    if m is not p:
+                        p.copy_(m)
     with torch.no_grad():  # hand the change to the result as a delta on top of the exact original
-        for name, p, w0 in zip(names, params, originals):
-            delta = p.detach() - w0
-            p.copy_(w0)
+        for name, p, m, w0 in zip(names, params, masters, bounds):
+            delta = m.detach() - w0
+            p.copy_(result.originals[name])
             result.add_delta(model, name, delta)
     log.info("%s: loss %.4f -> %.4f in %d steps", desc, history[0]["loss"], history[-1]["loss"], len(history))
     return history

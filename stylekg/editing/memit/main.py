@@ -27,6 +27,7 @@ import time
 import torch
 
 from ...lm.architectures import Architecture, architecture_of, get_module
+from ...lm.placement import execution_device
 from ...requests import EditRequest
 from ..common import (
     check_layers,
@@ -62,9 +63,9 @@ def residual_to_mlp_out(norm: torch.nn.Module, mlp_out: torch.Tensor, resid: tor
     """
     m = mlp_out.to(torch.float64)
     with torch.no_grad():
-        ones = torch.ones(1, m.shape[1], dtype=next(norm.parameters()).dtype, device=next(norm.parameters()).device)
-        gain = norm(ones).to(torch.float64)[0]  # g / sqrt(1 + eps): exact to ~1e-6 relative
-        current = norm(mlp_out.to(ones.dtype)).to(torch.float64)
+        ones = torch.ones(1, m.shape[1], dtype=next(norm.parameters()).dtype, device=execution_device(norm))
+        gain = norm(ones).to(m.device, torch.float64)[0]  # g / sqrt(1 + eps): exact to ~1e-6 relative
+        current = norm(mlp_out.to(ones.device, ones.dtype)).to(m.device, torch.float64)
     gain = torch.where(gain.abs() < 1e-6, torch.full_like(gain, 1e-6), gain)
     u = (current + resid.to(torch.float64)) / gain
     c = ((u * m).sum(1) / (u * u).sum(1).clamp_min(1e-30)).clamp_min(1e-12)
@@ -113,7 +114,9 @@ def spread_edits(
         norm = get_module(model, arch.site("mlp_out_norm", top))
         with torch.no_grad():
             dtype = next(norm.parameters()).dtype
-            moved = norm((m_init + deltas).to(dtype)).float() - norm(m_init.to(dtype)).float()
+            at = execution_device(norm)
+            moved = norm((m_init + deltas).to(at, dtype)).float() - norm(m_init.to(at, dtype)).float()
+            moved = moved.to(m_init.device)
         init = current_outputs(model, tokenizer, z_site, requests)
         targets = init + moved
         deltas = moved

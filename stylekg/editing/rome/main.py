@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 def rank_one_update(delta: torch.Tensor, key: torch.Tensor, cov: torch.Tensor | None) -> torch.Tensor:
     """(out, in) float64 update U with U k* = delta and U = delta u^T / (u^T k*), u = C^-1 k* (eq. 2)."""
     key = key.double()
-    u = torch.linalg.solve(cov, key) if cov is not None else key
+    u = torch.linalg.solve(cov.to(key.device), key) if cov is not None else key  # C: from the CPU stats cache
     return torch.outer(delta.double(), u) / (u @ key)
 
 

@@ -24,6 +24,7 @@ import torch
 from ...errors import EditError
 from ...lm.architectures import Architecture, architecture_of
 from ...lm.hooks import Trace, output_tensor, replace_output_tensor
+from ...lm.placement import input_device
 from ...material import StyleMaterial
 from ...requests import EditRequest
 from ..context import EditContext
@@ -45,7 +46,7 @@ def collect_activations(
     n = arch.num_layers(model)
     if not 0 <= layer < n:
         raise EditError(f"layer {layer} is not valid for this {n}-layer model", hint=f"use 0..{n - 1}")
-    batch = text_batch(tokenizer, texts, max_len).to(next(model.parameters()).device)
+    batch = text_batch(tokenizer, texts, max_len).to(input_device(model))
     with Trace(model, arch.site("residual", layer), stop=True, detach=True) as trace:
         model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
     hidden = output_tensor(trace.output).float()
