@@ -117,6 +117,27 @@ class GenerationJudging:
 
         return self.cache.run(name, [*key, self.key], run)
 
+    def answers(self, name: str, key: list[Any]) -> Generations:
+        """The held-out answers of the model as it is now (read from the generation cache: the measure stage made
+        them), kept in the run's stage cache for the audit."""
+        return self.cache.run(name, [*key, self.key], lambda: generate(
+            self.session.lm, self.prompts.split("heldout"), self.settings, cache=self.gcache), Generations)
+
+    def effects(self, plan: Any, before: Generations, edit: Any) -> Any:
+        """The audit (``pipeline/effects_stage.py``): every measured node's own markers, traits, neutral forms and
+        the frequent n-grams, before against after, on the held-out answers of each node's family."""
+        from .effects_stage import EffectsReport, audit
+
+        after = self.answers("answers_after", [plan.to_dict(), edit.to_dict()])
+        subclasses = set(plan.subclasses)
+        styles = [(sid, "edited" if sid == self.node_id else "subclass" if sid in subclasses else "unrelated")
+                  for sid in self.materials]
+        edited = list(dict.fromkeys([self.node_id, *(r.meta.get("subject_id") for r in plan.requests
+                                                     if r.meta.get("subject_id"))]))
+        return self.cache.run("effects", [plan.to_dict(), edit.to_dict(), self.key], lambda: audit(
+            self.graph, edited, styles, self.prompts, before, after, propagate=self.config.propagate,
+            seed=self.config.seed), EffectsReport)
+
     # ---- summary --------------------------------------------------------------------------------------------
     def add_to(self, summary: RunSummary, before: gs.GenerationMeasure, after: gs.GenerationMeasure,
                edit: gs.GuardedEdit, tf_before: dict[str, float], tf_after: dict[str, float]) -> None:

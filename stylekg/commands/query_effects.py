@@ -1,0 +1,65 @@
+"""``stylekg query effects RUN`` and ``stylekg query substitutions RUN``: the audit of a run (docs/evaluation.md).
+
+RUN is ``latest`` (the newest audited run), a stored run id, or the id of a run directory.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .common import JsonOpt, StoreOpt, emit_json
+from .query import query_app, show_rows
+
+RunArg = Annotated[str, typer.Argument(help="`latest`, a stored run id, or a run directory's id.")]
+RATE = ".2f"
+
+
+def _title(record, what: str) -> str:  # type: ignore[no-untyped-def]
+    edited = ", ".join(record.params.get("edited") or [record.params.get("node", "")])
+    return (f"{what} of run {record.id} ({record.method}, propagate {record.params.get('propagate')}, edited "
+            f"{edited}); per 1,000 generated tokens on each node's family's held-out answers")
+
+
+def effects(run: RunArg, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """One row per measured node (styles, traits, markers, neutral forms): before, after, 95% intervals, hits and
+    direction (fell / rose when the intervals separate, unchanged, absent when never written)."""
+    from ..kg.run_effects import effect_rows
+    from ..kg.stores import open_store
+
+    with open_store(store, read_only=True) as opened:
+        record, rows = effect_rows(opened, run)
+    if as_json:
+        emit_json({"run": record.id, "params": record.params, "rows": rows})
+        return
+    for row in rows:
+        row["before [95% CI]"] = f"{row['before']:.2f} [{row['before_low']:.2f}, {row['before_high']:.2f}]"
+        row["after [95% CI]"] = f"{row['after']:.2f} [{row['after_low']:.2f}, {row['after_high']:.2f}]"
+    show_rows(rows, False, _title(record, "Effects"),
+              ["node", "type", "role", "before [95% CI]", "after [95% CI]", "hits_before", "hits_after", "prompts",
+               "direction"])
+
+
+def substitutions(run: RunArg, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """What rose in RUN: graph markers, traits, styles or neutral forms whose after-interval lies above the
+    before-interval, and the model's frequent n-grams that did (in_graph false), the largest rise first."""
+    from ..kg.run_effects import substitution_rows
+    from ..kg.stores import open_store
+
+    with open_store(store, read_only=True) as opened:
+        record, rows = substitution_rows(opened, run)
+    if as_json:
+        emit_json({"run": record.id, "rows": rows})
+        return
+    show_rows(rows, False, _title(record, "What rose"),
+              ["phrase", "kind", "in_graph", "before", "after", "hits_before", "hits_after"],
+              {"before": RATE, "after": RATE})
+
+
+def register(app: typer.Typer) -> None:  # noqa: ARG001 - the commands join `stylekg query`
+    query_app.command("effects")(effects)
+    query_app.command("substitutions")(substitutions)
+
+
+__all__ = ["effects", "register", "substitutions"]
