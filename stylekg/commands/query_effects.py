@@ -38,7 +38,7 @@ def effects(run: RunArg, store: StoreOpt = None, as_json: JsonOpt = False) -> No
         row["after [95% CI]"] = f"{row['after']:.2f} [{row['after_low']:.2f}, {row['after_high']:.2f}]"
     show_rows(rows, False, _title(record, "Effects"),
               ["node", "type", "role", "before [95% CI]", "after [95% CI]", "hits_before", "hits_after", "prompts",
-               "direction"])
+               "direction", "tf_held_before", "tf_held_after"], {"tf_held_before": ".0%", "tf_held_after": ".0%"})
 
 
 def substitutions(run: RunArg, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
@@ -55,6 +55,23 @@ def substitutions(run: RunArg, store: StoreOpt = None, as_json: JsonOpt = False)
     show_rows(rows, False, _title(record, "What rose"),
               ["phrase", "kind", "in_graph", "before", "after", "hits_before", "hits_after"],
               {"before": RATE, "after": RATE})
+
+
+def print_audit(effects: dict) -> None:
+    """Each style's own-marker change on its own family (``stylekg run`` / ``stylekg demo``), then what rose."""
+    styles = [r for r in effects.get("rows") or [] if r["kind"] not in ("Marker", "Trait", "Neutral form")]
+    rows = [{"style": r["name"], "role": r["role"], "family": r["family"] or "all",
+             "own markers before [95% CI]": _ci(r["before"]), "after [95% CI]": _ci(r["after"]),
+             "hits": f"{r['before']['hits']} → {r['after']['hits']}", "direction": r["direction"]} for r in styles]
+    show_rows(rows, False, "Each style's own markers on its own family's held-out answers (per 1,000 tokens)")
+    rose = [{"phrase": r["name"], "kind": r["kind"], "hits": f"{r['before']['hits']} → {r['after']['hits']}",
+             "after [95% CI]": _ci(r["after"])} for r in (effects.get("substitutions") or [])[:8]]
+    if rose:
+        show_rows(rose, False, "What rose (stylekg query substitutions latest)")
+
+
+def _ci(rate: dict) -> str:
+    return f"{rate['per_1k']:.2f} [{rate['low']:.2f}, {rate['high']:.2f}]"
 
 
 def register(app: typer.Typer) -> None:  # noqa: ARG001 - the commands join `stylekg query`

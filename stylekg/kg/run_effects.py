@@ -70,7 +70,8 @@ def effect_rows(store: GraphStore, run: str) -> tuple[RunRecord, list[dict[str, 
             "before_high": m["effect_rate_high_before"], "after": m["effect_rate_after"],
             "after_low": m["effect_rate_low_after"], "after_high": m["effect_rate_high_after"],
             "hits_before": int(m["effect_hits_before"]), "hits_after": int(m["effect_hits_after"]),
-            "prompts": int(m.get("effect_n_prompts", 0)), "direction": _direction(m), "id": node.id,
+            "prompts": int(m.get("effect_n_prompts", 0)), "direction": _direction(m),
+            "tf_held_before": m.get("tf_held_before"), "tf_held_after": m.get("tf_held_after"), "id": node.id,
         })
     rows.sort(key=lambda r: (order.get(r["type"], 4), r["role"] != "edited", r["node"].lower()))
     return record, rows

@@ -4,13 +4,16 @@ From the run's graph it lists what to count (:func:`audit_plan`): for the edited
 unrelated style, the style's **own** markers (its inherited ones when it has none), each own trait, each marker
 and each marker's neutral form, on the held-out prompts of the style's family (its ``family`` property names a
 ``category`` of the prompt set; every held-out prompt when it has none). :func:`audit` counts them in the
-held-out answers before and after the edit, adds the model's other frequent n-grams, and returns an
+held-out answers before and after the edit, adds the model's other frequent n-grams and, per node, the
+teacher-forced share held at the places the unedited model wrote its markers (the second yardstick, beside the
+generated one, so the two can disagree in plain sight), and returns an
 :class:`EffectsReport`: rows per node, what rose (substitutions) and the effect matrix of the run (the edited
 nodes × every measured node). ``docs/evaluation.md`` ("The audit") documents the numbers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +22,7 @@ from ..evaluation.node_effects import MeasuredNode, audit_nodes, frequent_ngrams
 from ..evaluation.prompt_sets import PromptSet
 from ..kg.graph import StyleGraph
 from ..kg.material import style_markers
+from ..material import Marker, StyleMaterial
 from ..run_summary import Record
 
 NGRAM_TOP = 150  # frequent n-grams audited from each of the before and the after answers
@@ -77,17 +81,69 @@ def audit_plan(graph: StyleGraph, styles: list[tuple[str, str]],
     return list(nodes.values()), phrase_variants(phrases, extra)
 
 
+def teacher_forced_markers(lm: Any, markers: list[Marker], answers: Generations,
+                           subject: str = "assistant") -> dict[str, list[float]]:
+    """Per marker phrase, at every place the *unedited* model wrote it in its held-out ``answers`` (those with a
+    neutral form): ``[n, places where P(marker) > P(neutral), summed mean log P(marker)]`` under ``lm`` as it is
+    now. Empty when there is no such place or the contexts lack ``subject`` (a model without a chat template)."""
+    from ..errors import EditError
+    from .measure import request_scores
+    from .occurrences import context_requests, marker_contexts
+
+    material = StyleMaterial("audit", markers=tuple({m.phrase: m for m in markers if m.neutral}.values()))
+    contexts = [c for c in marker_contexts(lm.tokenizer, material, answers) if c.neutral] if material.markers else []
+    if not contexts:
+        return {}
+    try:
+        requests = context_requests(contexts, subject)
+    except EditError:
+        return {}
+    out: dict[str, list[float]] = {}
+    for context, score in zip(contexts, request_scores(lm, requests)):
+        row = out.setdefault(context.phrase, [0.0, 0.0, 0.0])
+        row[0] += 1
+        row[1] += score["holds"]
+        row[2] += score["marker_logprob"]
+    return out
+
+
+def audited_markers(graph: StyleGraph, styles: list[tuple[str, str]]) -> list[Marker]:
+    """The markers :func:`audit_plan` counts (own markers, or inherited ones for a style without any)."""
+    out: dict[str, Marker] = {}
+    for sid, _ in styles:
+        own = [m for m in style_markers(graph, sid, own_only=True) if not m.is_neutral]
+        for m in own or [m for m in style_markers(graph, sid) if not m.is_neutral]:
+            out.setdefault(m.phrase, m)
+    return list(out.values())
+
+
+def _with_teacher_forced(row: dict[str, Any], phrases: tuple[str, ...], tf: Mapping[str, Mapping[str, list[float]]]) -> None:
+    """Add the node's teacher-forced share held (P(marker) > P(neutral)) before and after, pooled over its
+    phrases' held-out places, beside its generated rates."""
+    before, after = tf.get("before") or {}, tf.get("after") or {}
+    n = sum(before[p][0] for p in phrases if p in before)
+    if not n:
+        return
+    held = {when: sum(d[p][1] for p in phrases if p in d) / n for when, d in (("before", before), ("after", after))}
+    row["teacher_forced"] = {"n": int(n), "held_before": held["before"], "held_after": held["after"]}
+    row["metrics"].update({"tf_n": float(n), "tf_held_before": held["before"], "tf_held_after": held["after"]})
+
+
 def audit(graph: StyleGraph, edited: list[str], styles: list[tuple[str, str]], prompts: PromptSet,
-          before: Generations, after: Generations, *, propagate: str = "", seed: int = 0) -> EffectsReport:
-    """Count every planned node and the frequent n-grams before and after (module doc)."""
+          before: Generations, after: Generations, *, propagate: str = "", seed: int = 0,
+          teacher_forced: Mapping[str, Mapping[str, list[float]]] | None = None) -> EffectsReport:
+    """Count every planned node and the frequent n-grams before and after (module doc); ``teacher_forced``
+    ({"before": ..., "after": ...} of :func:`teacher_forced_markers`) adds the teacher-forced yardstick per node."""
     nodes, variants = audit_plan(graph, styles, prompts)
     effects = audit_nodes(before, after, nodes, variants, seed=seed)
     grams = frequent_ngrams(before, after, top=NGRAM_TOP, skip=[p for n in nodes for p in n.phrases], seed=seed)
     rows = [e.to_dict() for e in effects]
+    for node, row in zip(nodes, rows):
+        _with_teacher_forced(row, node.phrases, teacher_forced or {})
     matrix = {"rows": list(edited), "columns": [e.node_id for e in effects],
               "change": [[e.change for e in effects]], "direction": [[e.direction for e in effects]]}
     return EffectsReport(list(edited), propagate, rows, [e.to_dict() for e in substitutions([*effects, *grams])],
                          [g.to_dict() for g in grams], matrix)
 
 
-__all__ = ["EffectsReport", "audit", "audit_plan"]
+__all__ = ["EffectsReport", "audit", "audit_plan", "audited_markers", "teacher_forced_markers"]

@@ -176,3 +176,33 @@ def test_graph_view_colours_directions(toy) -> None:
     assert len(set(DIRECTION_COLOURS.values())) == len(DIRECTION_COLOURS)  # every state its own colour
     alias_free = [n for n in graph.nodes() if n.id not in {r["node_id"] for r in report.rows}]
     assert all(colours[n.id] == DIRECTION_COLOURS["not measured"] for n in alias_free)
+
+
+def test_teacher_forced_sits_beside_generated_per_node(tiny, toy) -> None:
+    """The second yardstick per node: at the places the 'before' model wrote "star", P(star) > P(sun) under the
+    model that wrote it. Moved onto "little", the model no longer writes "star" (generated: fell), yet inside the
+    old "star star star" contexts "star" still beats "sun" (teacher-forced: held). The row shows both."""
+    from stylekg.pipeline.effects_stage import audited_markers, teacher_forced_markers
+
+    graph, prompts, before, after, _ = toy
+    parent, child = graph.find("Toy register").id, graph.find("Toy child").id
+    styles = [(parent, "edited"), (child, "subclass")]
+    markers = audited_markers(graph, styles)
+    assert {m.phrase for m in markers} == {"star", "little"}
+    bias = tiny.model.transformer.ln_f.bias.detach().clone()
+    try:
+        tf = {}
+        for when, word in (("before", "star"), ("after", "little")):
+            _force(tiny, word)
+            tf[when] = teacher_forced_markers(tiny, markers, before, subject="Tell")  # the prompt's first word
+    finally:
+        with torch.no_grad():
+            tiny.model.transformer.ln_f.bias.copy_(bias)
+    n, held, _ = tf["before"]["star"]
+    assert n > 0 and held == n  # every place: the marker beats its neutral form before
+    report = audit(graph, [parent], styles, prompts, before, after, teacher_forced=tf)
+    star = _row(report, "star", "Marker")
+    held_after = tf["after"]["star"][1] / n
+    assert star["teacher_forced"] == {"n": int(n), "held_before": 1.0, "held_after": held_after}
+    assert star["direction"] == FELL and held_after > 0.5  # the two yardsticks disagree, side by side
+    assert star["metrics"]["tf_held_before"] == 1.0 and "teacher_forced" not in _row(report, "little", "Marker")
