@@ -59,15 +59,32 @@ def substitutions(run: RunArg, store: StoreOpt = None, as_json: JsonOpt = False)
 
 def print_audit(effects: dict) -> None:
     """Each style's own-marker change on its own family (``stylekg run`` / ``stylekg demo``), then what rose."""
-    styles = [r for r in effects.get("rows") or [] if r["kind"] not in ("Marker", "Trait", "Neutral form")]
-    rows = [{"style": r["name"], "role": r["role"], "family": r["family"] or "all",
-             "own markers before [95% CI]": _ci(r["before"]), "after [95% CI]": _ci(r["after"]),
-             "hits": f"{r['before']['hits']} → {r['after']['hits']}", "direction": r["direction"]} for r in styles]
-    show_rows(rows, False, "Each style's own markers on its own family's held-out answers (per 1,000 tokens)")
-    rose = [{"phrase": r["name"], "kind": r["kind"], "hits": f"{r['before']['hits']} → {r['after']['hits']}",
-             "after [95% CI]": _ci(r["after"])} for r in (effects.get("substitutions") or [])[:8]]
+    from rich.table import Table
+    from rich.text import Text
+
+    from .common import console
+
+    table = Table("style", "role", "family", "own markers before [95% CI]", "after [95% CI]", "hits", "direction",
+                  "teacher-forced held", title="Each style's own markers on its own family's held-out answers "
+                                                "(per 1,000 generated tokens)")
+    for r in effects.get("rows") or []:
+        if r["kind"] in ("Marker", "Trait", "Neutral form"):
+            continue
+        tf = r.get("teacher_forced")
+        table.add_row(*(Text(str(x)) for x in (
+            r["name"], r["role"], r["family"] or "all", _ci(r["before"]), _ci(r["after"]),
+            f"{r['before']['hits']} → {r['after']['hits']}", r["direction"],
+            f"{tf['held_before']:.0%} → {tf['held_after']:.0%} (n={tf['n']})" if tf else "-")))
+    console.print(table)
+    rose = (effects.get("substitutions") or [])[:8]
     if rose:
-        show_rows(rose, False, "What rose (stylekg query substitutions latest)")
+        subs = Table("phrase", "kind", "hits", "after [95% CI]", title="What rose (stylekg query substitutions latest)")
+        for r in rose:
+            subs.add_row(*(Text(str(x)) for x in (r["name"], r["kind"], f"{r['before']['hits']} → {r['after']['hits']}",
+                                                  _ci(r["after"]))))
+        console.print(subs)
+    else:
+        console.print("nothing rose (no audited node or frequent n-gram has its interval above the one before)")
 
 
 def _ci(rate: dict) -> str:

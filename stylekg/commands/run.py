@@ -40,6 +40,9 @@ def run_cmd(
     config: Annotated[Path | None, typer.Option(
         "--config", help="A run config TOML (replaces the other flags; --device, --store and --runs-dir, when given, "
                          "override the file).")] = None,
+    hparams: Annotated[str, typer.Option(
+        "--hparams", help="The method's hyper-parameters: a TOML file or a shipped <method>/<name> "
+                          "(default <method>/<model>).")] = "",
     graph_file: Annotated[str, typer.Option(
         "--graph-file", help="A graph file or style records (docs/style-graphs.md) merged into the library first: "
                              "a hierarchy written by hand.")] = "",
@@ -71,7 +74,7 @@ def run_cmd(
                         device=device or "cpu", store=store, provider=provider, llm_model=llm_model,
                         runs_dir=runs_dir or "runs", extra=extra, prompts=prompts, edit_data=edit_data,
                         samples=samples, temperature=temperature, top_p=0.9 if temperature > 0 else 1.0,
-                        judge_model=judge_model, graph_file=graph_file)
+                        judge_model=judge_model, graph_file=graph_file, hparams=hparams)
     if cfg.auto:
         from ..pipeline.auto import run_auto
 

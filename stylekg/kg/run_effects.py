@@ -40,7 +40,7 @@ def resolve_run(store: GraphStore, run: str) -> RunRecord:
         raise StoreError(f"no audited run in {store.location}",
                          hint="run `stylekg run STYLE --erase --prompts SET` first (a run with a prompt set)")
     runs = store.runs()
-    hits = [r for r in runs if r.id == run] or [r for r in runs if r.id.startswith(f"run:{run}:")]
+    hits = [r for r in runs if r.id == run] or [r for r in runs if r.id.startswith(f"run:{run}:") and _audited(r)]
     if not hits:
         raise StoreError(f"no run {run!r} in {store.location}", hint="use `latest`, or an id from `stylekg query "
                          "\"MATCH (r:Run) RETURN r.id, r.created\"`")

@@ -81,6 +81,24 @@ def audit_plan(graph: StyleGraph, styles: list[tuple[str, str]],
     return list(nodes.values()), phrase_variants(phrases, extra)
 
 
+def edited_nodes(graph: StyleGraph, node_id: str, requests: list[Any]) -> list[str]:
+    """The edited node and every style whose *own* marker edges the requests carry (a subclass whose requests an
+    explicit propagation added); a request that only names a subclass as its subject while editing the parent's
+    edge does not make the subclass edited."""
+    from ..kg.schema import EdgeType
+
+    out = [node_id]
+    expressed = {e.id for e in graph.edges(EdgeType.EXPRESSED_BY)}
+    for r in requests:
+        if r.edge_id not in expressed:
+            continue
+        trait = graph.edge(r.edge_id).source
+        owners = {e.source for e in graph.in_edges(trait, EdgeType.HAS_TRAIT)}
+        subject = getattr(r, "subject_id", None) or r.meta.get("subject_id")
+        out += [subject] if subject in owners else [o for o in owners if o == node_id]
+    return list(dict.fromkeys(out))
+
+
 def teacher_forced_markers(lm: Any, markers: list[Marker], answers: Generations,
                            subject: str = "assistant") -> dict[str, list[float]]:
     """Per marker phrase, at every place the *unedited* model wrote it in its held-out ``answers`` (those with a
@@ -146,4 +164,4 @@ def audit(graph: StyleGraph, edited: list[str], styles: list[tuple[str, str]], p
                          [g.to_dict() for g in grams], matrix)
 
 
-__all__ = ["EffectsReport", "audit", "audit_plan", "audited_markers", "teacher_forced_markers"]
+__all__ = ["EffectsReport", "audit", "edited_nodes", "audit_plan", "audited_markers", "teacher_forced_markers"]

@@ -140,13 +140,12 @@ class GenerationJudging:
     def effects(self, plan: Any, before: Generations, edit: Any, tf_before: dict[str, Any]) -> Any:
         """The audit (``pipeline/effects_stage.py``): every measured node's own markers, traits, neutral forms and
         the frequent n-grams, before against after, on the held-out answers of each node's family."""
-        from .effects_stage import EffectsReport, audit
+        from .effects_stage import EffectsReport, audit, edited_nodes
 
         after = self.answers("answers_after", [plan.to_dict(), edit.to_dict()])
         styles = self.audit_styles(plan)
         tf_after = self.teacher_forced_nodes("tf_nodes_after", [plan.to_dict(), edit.to_dict()], plan, before)
-        edited = list(dict.fromkeys([self.node_id, *(r.meta.get("subject_id") for r in plan.requests
-                                                     if r.meta.get("subject_id"))]))
+        edited = edited_nodes(self.graph, self.node_id, plan.requests)
         return self.cache.run("effects", [plan.to_dict(), edit.to_dict(), self.key], lambda: audit(
             self.graph, edited, styles, self.prompts, before, after, propagate=self.config.propagate,
             seed=self.config.seed, teacher_forced={"before": tf_before, "after": tf_after}), EffectsReport)

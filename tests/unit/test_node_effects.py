@@ -206,3 +206,22 @@ def test_teacher_forced_sits_beside_generated_per_node(tiny, toy) -> None:
     assert star["teacher_forced"] == {"n": int(n), "held_before": 1.0, "held_after": held_after}
     assert star["direction"] == FELL and held_after > 0.5  # the two yardsticks disagree, side by side
     assert star["metrics"]["tf_held_before"] == 1.0 and "teacher_forced" not in _row(report, "little", "Marker")
+
+
+def test_edited_nodes_are_the_owners_of_the_requested_edges(toy) -> None:
+    """propagate none: the parent's requests may name a subclass as subject, yet only the parent is edited; a
+    request on a subclass's own marker edge (explicit, with the subclasses' requests) makes it edited too."""
+    from stylekg.kg.schema import EdgeType
+    from stylekg.pipeline.effects_stage import edited_nodes
+    from stylekg.requests import EditRequest
+
+    graph = toy[0]
+    parent, child = graph.find("Toy register").id, graph.find("Toy child").id
+    edge = {graph.node(e.target).name: e.id for e in graph.edges(EdgeType.EXPRESSED_BY)}
+
+    def request(marker: str, subject: str) -> EditRequest:
+        return EditRequest(prompt="{} says", subject="x", target_true=marker, target_new="plain", edge_id=edge[marker],
+                           meta={"subject_id": subject})
+
+    assert edited_nodes(graph, parent, [request("star", child)]) == [parent]
+    assert edited_nodes(graph, parent, [request("star", child), request("little", child)]) == [parent, child]
