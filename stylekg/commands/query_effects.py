@@ -57,6 +57,23 @@ def substitutions(run: RunArg, store: StoreOpt = None, as_json: JsonOpt = False)
               {"before": RATE, "after": RATE})
 
 
+def effect_matrix(
+    runs: Annotated[list[str], typer.Argument(help="Runs (`latest`, ids or run directory ids), one row each.")],
+    every_node: Annotated[bool, typer.Option("--every-node", help="Traits and markers too, not only styles.")] = False,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The effect matrix: one row per run (edited nodes, propagation), one column per measured style: the change
+    per 1,000 generated tokens and its direction. Pass a --propagate none run and an explicit one side by side."""
+    from ..kg.run_effects import effect_matrix as matrix
+    from ..kg.stores import open_store
+
+    kinds = ("AbstractStyle", "Style", "Trait", "Marker") if every_node else ("AbstractStyle", "Style")
+    with open_store(store, read_only=True) as opened:
+        rows = matrix(opened, runs, kinds)
+    show_rows(rows, as_json, "Effect matrix: change per 1,000 generated tokens (direction by 95% intervals)")
+
+
 def print_audit(effects: dict) -> None:
     """Each style's own-marker change on its own family (``stylekg run`` / ``stylekg demo``), then what rose."""
     from rich.table import Table
@@ -94,6 +111,7 @@ def _ci(rate: dict) -> str:
 def register(app: typer.Typer) -> None:  # noqa: ARG001 - the commands join `stylekg query`
     query_app.command("effects")(effects)
     query_app.command("substitutions")(substitutions)
+    query_app.command("effect-matrix")(effect_matrix)
 
 
 __all__ = ["effects", "register", "substitutions"]

@@ -93,4 +93,23 @@ def substitution_rows(store: GraphStore, run: str) -> tuple[RunRecord, list[dict
     return record, out
 
 
-__all__ = ["LATEST", "effect_rows", "resolve_run", "substitution_rows"]
+def effect_matrix(store: GraphStore, runs: list[str], kinds: tuple[str, ...] = ("AbstractStyle", "Style")) \
+        -> list[dict[str, Any]]:
+    """The effect matrix across runs: one row per run (what it edited, how it propagated), one column per measured
+    node of ``kinds`` (styles by default; add "Trait", "Marker" for every node): the change per 1,000 generated
+    tokens and its direction, e.g. ``-5.20 fell``. Run a parent-only erase (``--propagate none``) and an explicit
+    one with the same prompt set and pass both ids to see them side by side."""
+    out = []
+    for run in runs:
+        record, rows = effect_rows(store, run)
+        row: dict[str, Any] = {"run": record.id, "edited": ", ".join(record.params.get("edited") or
+                                                                     [record.params.get("node", "")]),
+                               "propagate": record.params.get("propagate", "")}
+        for r in rows:
+            if r["type"] in kinds:
+                row[r["node"]] = f"{r['after'] - r['before']:+.2f} {r['direction']}"
+        out.append(row)
+    return out
+
+
+__all__ = ["LATEST", "effect_matrix", "effect_rows", "resolve_run", "substitution_rows"]

@@ -158,6 +158,10 @@ def test_store_queries_and_cli_report_the_rise(toy, tmp_path, cli) -> None:
     assert "little" in {r["phrase"] for r in json.loads(out.out)["rows"]}
     out = cli("query", "effects", "latest", "--store", str(path))
     assert out.code == 0 and "rose" in out.out and "fell" in out.out, out.out
+    out = cli("query", "effect-matrix", "latest", "toy", "--json", "--store", str(path))
+    assert out.code == 0, out.err
+    matrix = json.loads(out.out)
+    assert len(matrix) == 2 and matrix[0]["Toy child"].endswith("rose") and matrix[0]["Toy register"].endswith("fell")
     bad = cli("query", "effects", "no-such-run", "--store", str(path))
     assert bad.code == 2 and "no run 'no-such-run'" in bad.err
 
