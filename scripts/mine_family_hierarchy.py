@@ -30,7 +30,7 @@ from pathlib import Path
 
 from stylekg.evaluation.generated_style import GREEDY, GenerationCache, generate
 from stylekg.evaluation.phrase_stats import TOKEN_PATTERN, log_odds, occurrences
-from stylekg.evaluation.prompt_sets import load_prompt_set
+from stylekg.evaluation.prompt_sets import BUILTIN, load_prompt_set
 from stylekg.lm import load_model
 from stylekg.pipeline.mine_job import lexicon_forms
 
@@ -70,14 +70,12 @@ def common_phrases(by_family: dict[str, list[str]], min_families: int, top: int)
             continue
         rows.append({"phrase": g, "families": fams, "count": sum(t[g] for _, t in per.values()),
                      "documents": sum(d[g] for d, _ in per.values())})
-    rows.sort(key=lambda r: (-len(r["families"]), -r["count"], r["phrase"]))
+    rows.sort(key=lambda r: (-len(r["families"]), -r["count"], -len(r["phrase"].split()), r["phrase"]))
     kept: list[dict] = []
-    for r in rows:
+    for r in rows:  # the longest phrase of a run of n-grams with (nearly) the same count stands for them all
         if any(_inside(r["phrase"], k["phrase"]) and k["count"] >= 0.8 * r["count"] for k in kept):
             continue
-        if any(_inside(k["phrase"], r["phrase"]) and r["count"] >= 0.8 * k["count"] for k in kept):
-            continue
-        kept.append(r)
+        kept = [k for k in kept if not (_inside(k["phrase"], r["phrase"]) and r["count"] >= 0.8 * k["count"])] + [r]
     return kept[:top]
 
 
@@ -113,7 +111,7 @@ def main() -> None:
 
     lm = load_model(args.model)
     prompts = load_prompt_set(args.prompts)
-    path = Path(args.prompts) if Path(args.prompts).suffix else Path("stylekg/data/prompts") / f"{args.prompts}.json"
+    path = Path(args.prompts) if Path(args.prompts).suffix else BUILTIN / f"{args.prompts}.json"
     category = {e["prompt"]: e["category"] for e in json.loads(path.read_text("utf-8"))["train"]}
     answers = generate(lm, prompts.split("train"), GREEDY, cache=GenerationCache())
     pairs = answers.pairs()

@@ -10,12 +10,11 @@ A metric that can only report reductions fails here.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-from stylekg.evaluation.generated_style import GREEDY, Generations, generate
+from stylekg.evaluation.generated_style import Generations, SamplingSettings, generate
 from stylekg.evaluation.node_effects import ABSENT, FELL, ROSE, UNCHANGED, Rate, direction
 from stylekg.evaluation.prompt_sets import load_prompt_set
 from stylekg.kg.graph import StyleGraph
@@ -39,7 +38,7 @@ PROMPTS = {
                 [("dog", "animals"), ("horse", "animals"), ("owl", "animals"), ("fox", "animals"),
                  ("river", "places"), ("harbour", "places"), ("valley", "places")]],
 }
-SETTINGS = GREEDY.__class__(max_new_tokens=12)
+SETTINGS = SamplingSettings(max_new_tokens=12)
 
 
 def _force(lm, word: str | None) -> None:
