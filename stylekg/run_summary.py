@@ -106,6 +106,7 @@ class RunSummary(Record):
     auto: dict[str, Any] | None = None  # --auto: the expansion and the skipped styles
     modified: list[dict[str, Any]] = field(default_factory=list)  # --auto: each modified edge, before and after
     generation: dict[str, Any] | None = None  # the style in held-out answers before/after (runs with a prompt set)
+    effects: dict[str, Any] | None = None  # every measured node's change, per marker (pipeline/effects_stage.py)
     run_record: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     resumed: list[str] = field(default_factory=list)

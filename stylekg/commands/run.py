@@ -45,6 +45,12 @@ def run_cmd(
     config: Annotated[Path | None, typer.Option(
         "--config", help="A run config TOML (replaces the other flags; --device, --dtype, --store and --runs-dir, "
                          "when given, override the file).")] = None,
+    hparams: Annotated[str, typer.Option(
+        "--hparams", help="The method's hyper-parameters: a TOML file or a shipped <method>/<name> "
+                          "(default <method>/<model>).")] = "",
+    graph_file: Annotated[str, typer.Option(
+        "--graph-file", help="A graph file or style records (docs/style-graphs.md) merged into the library first: "
+                             "a hierarchy written by hand.")] = "",
     prompts: Annotated[str, typer.Option(
         "--prompts", help="Judge the style in generated answers: a prompt set (built-in name or JSON file).")] = "",
     edit_data: Annotated[str, typer.Option(
@@ -75,7 +81,7 @@ def run_cmd(
                         llm_model=llm_model,
                         runs_dir=runs_dir or "runs", extra=extra, prompts=prompts, edit_data=edit_data,
                         samples=samples, temperature=temperature, top_p=0.9 if temperature > 0 else 1.0,
-                        judge_model=judge_model)
+                        judge_model=judge_model, graph_file=graph_file, hparams=hparams)
     if cfg.auto:
         from ..pipeline.auto import run_auto
 
@@ -176,10 +182,19 @@ def _print_generation(s) -> None:
     keys = (("gen_fluency_ppl", "fluency perplexity", ".2f"), ("gen_distinct_2", "distinct-2", ".2f"),
             ("gen_repetition", "repetition", ".2f"), ("gen_facts_kept", "facts kept", ".0%"),
             ("gen_style_probability", "classifier P(style)", ".2f"))
+    from ..views.report_effects import classifier_note, classifier_shown
+
+    shown = classifier_shown(before)
     console.print("  ".join(f"{label}: {_num(before.get(k), f)} → {_num(after.get(k), f)}" for k, label, f in keys
-                            if k in before), highlight=False)
-    if "gen_classifier_accuracy" in before:
+                            if k in before and (shown or k != "gen_style_probability")), highlight=False)
+    if shown:
         console.print(f"(classifier held-out accuracy {before['gen_classifier_accuracy']:.2f})", highlight=False)
+    elif "gen_style_probability" in before:
+        console.print(classifier_note(before), highlight=False)
+    if s.effects:
+        from .query_effects import print_audit
+
+        print_audit(s.effects)
     tf = gen.get("teacher_forced_heldout") or {}
     if (tf.get("before") or {}).get("n"):
         console.print(f"teacher-forced at {int(tf['before']['n'])} held-out marker positions: marker beats its neutral "

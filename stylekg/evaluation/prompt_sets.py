@@ -28,13 +28,18 @@ class PromptSet:
     train: tuple[str, ...]
     heldout: tuple[str, ...]
     description: str = ""
+    heldout_categories: tuple[str, ...] = ()  # the category (family) of each held-out prompt; "" when none
+
+    def family(self, category: str) -> tuple[int, ...]:
+        """Indexes of the held-out prompts of one category (a prompt family); empty when it has none."""
+        return tuple(i for i, c in enumerate(self.heldout_categories) if c == category)
 
     def filled(self, name: str) -> "PromptSet":
         """The set with every ``{}`` replaced by ``name`` (persona prompts); unchanged without any."""
         def fill(prompts: tuple[str, ...]) -> tuple[str, ...]:
             return tuple(p.replace("{}", name) for p in prompts)
 
-        return PromptSet(self.name, fill(self.train), fill(self.heldout), self.description)
+        return PromptSet(self.name, fill(self.train), fill(self.heldout), self.description, self.heldout_categories)
 
     def split(self, which: str) -> tuple[str, ...]:
         if which not in SPLITS:
@@ -65,6 +70,7 @@ def load_prompt_set(name_or_path: str | Path) -> PromptSet:
     if not isinstance(data, dict):
         raise EvaluationError(f"prompt set {path} must be a JSON object with 'train' and 'heldout' lists")
     splits = {which: _prompts(data.get(which, []), path, which) for which in SPLITS}
+    categories = _categories(data.get("heldout", []), splits["heldout"])
     overlap = set(splits["train"]) & set(splits["heldout"])
     if overlap:
         raise EvaluationError(f"prompt set {path}: {len(overlap)} prompt(s) are in both splits, e.g. "
@@ -72,7 +78,16 @@ def load_prompt_set(name_or_path: str | Path) -> PromptSet:
     if not splits["train"] and not splits["heldout"]:
         raise EvaluationError(f"prompt set {path} is empty", hint="add prompts under 'train' and 'heldout'")
     return PromptSet(str(data.get("name") or path.stem), splits["train"], splits["heldout"],
-                     str(data.get("description", "")))
+                     str(data.get("description", "")), categories)
+
+
+def _categories(entries: list, heldout: tuple[str, ...]) -> tuple[str, ...]:
+    """Each held-out prompt's ``category`` (first entry of a duplicated prompt wins)."""
+    found: dict[str, str] = {}
+    for entry in entries:
+        if isinstance(entry, dict) and isinstance(entry.get("prompt"), str):
+            found.setdefault(entry["prompt"].strip(), str(entry.get("category") or ""))
+    return tuple(found.get(p, "") for p in heldout)
 
 
 def _prompts(entries: object, path: Path, which: str) -> tuple[str, ...]:

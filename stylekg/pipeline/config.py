@@ -28,6 +28,7 @@ class RunConfig:
     """What ``stylekg run`` does. Devices, stores and endpoints live here, not in method hparams."""
 
     style: str = ""  # a library style name, or anything an LLM can decompose
+    graph_file: str = ""  # a graph file or style records (docs/style-graphs.md) merged into the library first
     auto: str = ""  # a wide subject to expand into several styles instead of ``style``
     mode: str = RequestKind.ERASE.value
     node: str = ""  # the node to edit (default: the style's first abstract parent when propagating)

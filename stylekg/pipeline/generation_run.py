@@ -121,6 +121,39 @@ class GenerationJudging:
 
         return self.cache.run(name, [*key, self.key], run)
 
+    def answers(self, name: str, key: list[Any]) -> Generations:
+        """The held-out answers of the model as it is now (read from the generation cache: the measure stage made
+        them), kept in the run's stage cache for the audit."""
+        return self.cache.run(name, [*key, self.key], lambda: generate(
+            self.session.lm, self.prompts.split("heldout"), self.settings, cache=self.gcache), Generations)
+
+    def audit_styles(self, plan: Any) -> list[tuple[str, str]]:
+        """(style id, role) of every measured style, the edited node first."""
+        subclasses = set(plan.subclasses)
+        return [(sid, "edited" if sid == self.node_id else "subclass" if sid in subclasses else "unrelated")
+                for sid in self.materials]
+
+    def teacher_forced_nodes(self, name: str, key: list[Any], plan: Any, answers: Generations) -> dict[str, Any]:
+        """Per audited marker, teacher-forced at the held-out places the unedited model wrote it (``answers``)."""
+        from .effects_stage import audited_markers, teacher_forced_markers
+
+        return self.cache.run(name, [*key, self.key], lambda: teacher_forced_markers(
+            self.session.lm, audited_markers(self.graph, self.audit_styles(plan)), answers,
+            self.config.occurrence_subject))
+
+    def effects(self, plan: Any, before: Generations, edit: Any, tf_before: dict[str, Any]) -> Any:
+        """The audit (``pipeline/effects_stage.py``): every measured node's own markers, traits, neutral forms and
+        the frequent n-grams, before against after, on the held-out answers of each node's family."""
+        from .effects_stage import EffectsReport, audit, edited_nodes
+
+        after = self.answers("answers_after", [plan.to_dict(), edit.to_dict()])
+        styles = self.audit_styles(plan)
+        tf_after = self.teacher_forced_nodes("tf_nodes_after", [plan.to_dict(), edit.to_dict()], plan, before)
+        edited = edited_nodes(self.graph, self.node_id, plan.requests)
+        return self.cache.run("effects", [plan.to_dict(), edit.to_dict(), self.key], lambda: audit(
+            self.graph, edited, styles, self.prompts, before, after, propagate=self.config.propagate,
+            seed=self.config.seed, teacher_forced={"before": tf_before, "after": tf_after}), EffectsReport)
+
     # ---- summary --------------------------------------------------------------------------------------------
     def add_to(self, summary: RunSummary, before: gs.GenerationMeasure, after: gs.GenerationMeasure,
                edit: gs.GuardedEdit, tf_before: dict[str, float], tf_after: dict[str, float]) -> None:

@@ -8,7 +8,8 @@ from .config import RunConfig
 
 
 def build_graph(config: RunConfig) -> tuple[StyleGraph, str]:
-    """The whole library graph, with ``config.style`` decomposed into it when the library lacks it.
+    """The whole library graph (with ``config.graph_file`` merged in), with ``config.style`` decomposed into it when
+    the library lacks it.
 
     Returns (graph, source) where source is ``library`` or the LLM provider that added the style.
     """
@@ -16,6 +17,13 @@ def build_graph(config: RunConfig) -> tuple[StyleGraph, str]:
     from ..kg.library import library_names, load_library
 
     graph = load_library()
+    if config.graph_file:  # a hierarchy written by hand: merged in, refused whole on any conflict
+        from pathlib import Path
+
+        from ..kg.io import read_patch
+        from ..kg.merge import apply_merge, plan_merge
+
+        apply_merge(graph, plan_merge(graph, read_patch(Path(config.graph_file), graph)))
     try:
         resolve_style(graph, config.style)
         return graph, "library"

@@ -57,13 +57,31 @@ def style_targets(rows: Sequence[StyleRow], known: Container[str] | None = None)
             for r in rows if known is None or r.node_id in known]
 
 
+def effect_targets(effects: Mapping[str, Any] | None, known: Container[str] | None = None) -> list[TargetMetrics]:
+    """One target per audited graph node of a run's ``effects`` section (``pipeline/effects_stage.py``): a style,
+    trait, marker or neutral form with its ``effect_*`` metrics, under its owning style's role."""
+    rows = (effects or {}).get("rows") or []
+    return [TargetMetrics(r["node_id"], finite_metrics(r["metrics"]), role=r.get("role") or "measured")
+            for r in rows if known is None or r["node_id"] in known]
+
+
 def edit_record(*, run_id: str, method: str, model: str, graph: str, rows: Sequence[StyleRow],
                 params: Mapping[str, Any], hparams_hash: str, created: str,
-                known: Container[str] | None = None) -> RunRecord:
+                known: Container[str] | None = None, extra_targets: Sequence[TargetMetrics] = ()) -> RunRecord:
     """An edit run of ``stylekg run`` (or ``--auto``) with metrics per measured style; its id changes whenever
-    the measured numbers do, so a resumed run writes nothing twice."""
-    payload = [dict(r.__dict__) for r in rows]
-    return new_record(kind="edit", method=method, model=model, graph=graph, targets=style_targets(rows, known),
+    the measured numbers do, so a resumed run writes nothing twice. ``extra_targets`` (the audit's nodes) are
+    merged into the style targets of the same node."""
+    targets = style_targets(rows, known)
+    by_id = {t.target_id: t for t in targets}
+    for extra in extra_targets:
+        if extra.target_id in by_id:
+            by_id[extra.target_id].metrics.update(extra.metrics)
+        else:
+            by_id[extra.target_id] = extra
+            targets.append(extra)
+    payload: list[Any] = [dict(r.__dict__) for r in rows]
+    payload += [[t.target_id, t.role, t.metrics] for t in extra_targets]
+    return new_record(kind="edit", method=method, model=model, graph=graph, targets=targets,
                       params=params, hparams_hash=hparams_hash, run_id=content_id(run_id, payload), created=created)
 
 

@@ -112,6 +112,8 @@ class Pipeline:
         judge = self._generation_judging(graph, info, plan) if cfg.prompts else None
         gen_before = judge.before() if judge else None  # presence in generation comes first
         tf_before = judge.teacher_forced("tf_before", [plan_key]) if judge else None
+        answers_before = judge.answers("answers_before", [plan_key]) if judge else None
+        tf_nodes = judge.teacher_forced_nodes("tf_nodes_before", [plan_key], plan, answers_before) if judge else None
         install = cache.run("install", [cfg.to_dict(), hparams_hash(hparams), plan_key],
                             lambda: stages.install_markers(session, method, hparams, plan.measured, presence, cfg,
                                                            run_dir / "install.safetensors", plan.preserved),
@@ -133,6 +135,7 @@ class Pipeline:
         if judge is not None and gen_before is not None and tf_before is not None:
             judge.add_to(summary, gen_before, judge.after(gen_before, edit), edit, tf_before,
                          judge.teacher_forced("tf_after", [plan_key, edit.to_dict()]))
+            summary.effects = judge.effects(plan, answers_before, edit, tf_nodes).to_dict()
         written = cache.run("writeback", [summary.run_id, cfg.store],
                             lambda: write_back(cfg, graph, run_dir, summary, info.node_id, info.style_id,
                                                hparams_hash(hparams)), WriteBack)

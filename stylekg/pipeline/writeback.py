@@ -16,10 +16,11 @@ from ..kg.schema import RunRecord
 from ..paths import atomic_write_text
 from ..run_summary import CypherAnswer, Record, RunSummary
 from .config import RunConfig
-from .records import edit_record, trace_record
+from .records import edit_record, effect_targets, trace_record
 
 
 # the subclass query of a run judged in generated text: generated marker rates next to the teacher-forced share held
+SUBSTITUTIONS_KEPT = 30  # the largest rises stored on the Run node (effects.json in the run directory has all)
 GENERATED_METRICS = ("gen_marker_rate_before", "gen_marker_rate_after", "held_before", "held_after")
 
 
@@ -43,9 +44,15 @@ def run_edit_record(config: RunConfig, graph: StyleGraph, summary: RunSummary, n
     """The run's edit record: metrics per measured style (its id changes whenever they do)."""
     params = {"style": config.style, "mode": config.mode, "node": node_id, "propagate": config.propagate,
               "installed": bool(summary.install)}
+    if summary.effects:  # what rose outside the graph lives on the run itself (no node to point at)
+        params["prompts"] = config.prompts
+        params["edited"] = summary.effects.get("edited", [])
+        params["substitutions"] = [
+            {k: s[k] for k in ("node_id", "name", "kind", "family", "before", "after", "direction", "change")}
+            for s in summary.effects.get("substitutions", [])[:SUBSTITUTIONS_KEPT]]
     return edit_record(run_id=summary.run_id, method=config.method, model=config.model, graph=graph.name,
                        rows=summary.styles, params=params, hparams_hash=hparams_hash, created=summary.created,
-                       known=graph)
+                       known=graph, extra_targets=effect_targets(summary.effects, graph))
 
 
 def run_trace_records(run_dir: Path, graph: StyleGraph, summary: RunSummary, style_id: str) -> list[RunRecord]:
@@ -79,7 +86,7 @@ def write_back(config: RunConfig, graph: StyleGraph, run_dir: Path, summary: Run
     """Store the edit and trace runs (skipping ids already stored), answer the report's queries, draw the graph."""
     from ..kg import queries
     from ..kg.stores import open_store
-    from ..views.pyvis_view import write_html
+    from ..views.pyvis_view import DIRECTION_METRIC, write_html
 
     record = run_edit_record(config, graph, summary, node_id, hparams_hash)
     records = [record, *run_trace_records(run_dir, graph, summary, style_id)]
@@ -98,7 +105,9 @@ def write_back(config: RunConfig, graph: StyleGraph, run_dir: Path, summary: Run
                                    "(named query: stylekg.kg.queries.subclass_effects)", {"node": node_id},
                                    [dataclasses.asdict(e) if dataclasses.is_dataclass(e) else dict(e) for e in effects]))
     generated = any("gen_marker_rate_reduction" in r.metrics for r in summary.styles)
-    write_html(view_graph(graph, record, node_id), run_dir / "graph.html", run=record,
-               metric="gen_marker_rate_reduction" if generated else "efficacy")
+    metric = DIRECTION_METRIC if summary.effects else "gen_marker_rate_reduction" if generated else "efficacy"
+    write_html(view_graph(graph, record, node_id), run_dir / "graph.html", run=record, metric=metric)
+    if summary.effects:
+        atomic_write_text(run_dir / "effects.json", json.dumps({"run_record": record.id, **summary.effects}, indent=1))
     atomic_write_text(run_dir / "run_record.json", json.dumps(dataclasses.asdict(record), default=str, indent=2))
     return WriteBack(record.id, [r.id for r in records[1:]], cypher)

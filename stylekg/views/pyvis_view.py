@@ -1,7 +1,8 @@
 """An interactive, offline pyvis page of a style hierarchy coloured by one run's metrics.
 
 Reads data only (a :class:`StyleGraph` and optionally a :class:`RunRecord`); it never touches models.
-Node colour and size encode the chosen metric (red = low, green = high; grey = not measured), the edited
+Node colour and size encode the chosen metric (red = low, green = high; grey = not measured); with the audit's
+``effect_direction`` the colour says which way a node moved (fell, rose, unchanged, absent, not measured). The edited
 nodes get a thick dark border, so an edit's propagation from a parent down its subclasses shows at a glance.
 All JavaScript is inlined: the page works without network access.
 
@@ -39,6 +40,10 @@ EDGE_COLOURS = {
     EdgeType.ALIAS_OF: "#aaaaaa", EdgeType.NEUTRAL_FORM: "#c9a227", EdgeType.FACT: "#2a9d8f",
 }
 UNMEASURED = "#d0d0d0"
+DIRECTION_METRIC = "effect_direction"  # the audit's metric: coloured by category, not on the red-green scale
+DIRECTION_COLOURS = {  # docs/evaluation.md, "The audit"
+    "fell": "#1f77b4", "rose": "#e8590c", "unchanged": "#f2d94c", "absent": "#ffffff", "not measured": UNMEASURED,
+}
 _EXTERNAL = re.compile(
     r"<script\b[^>]*\bsrc\s*=\s*[\"'][^\"']*[\"'][^>]*>\s*</script>|<link\b[^>]*\bhref\s*=\s*[\"'][^\"']*[\"'][^>]*/?>",
     re.I | re.S,
@@ -52,11 +57,28 @@ def colour(value: float) -> str:
     return f"#{red:02x}{min(green, 255):02x}40"
 
 
+def direction_of(metrics: dict[str, float] | None) -> str:
+    """The audit's word for a measured node: fell, rose, unchanged, absent (never written, before or after), or
+    ``not measured`` (no ``effect_direction`` in ``metrics``)."""
+    if not metrics or DIRECTION_METRIC not in metrics:
+        return "not measured"
+    code = metrics[DIRECTION_METRIC]
+    if code < 0:
+        return "fell"
+    if code > 0:
+        return "rose"
+    if not metrics.get("effect_hits_before") and not metrics.get("effect_hits_after"):
+        return "absent"
+    return "unchanged"
+
+
 def size(value: float | None) -> float:
     return 12.0 if value is None else 12.0 + 28.0 * min(1.0, max(0.0, float(value)))
 
 
 def _legend(metric: str, run: RunRecord | None) -> str:
+    if metric == DIRECTION_METRIC:
+        return _direction_legend(run)
     stops = ", ".join(colour(v / 4) for v in range(5))
     what = f"run <b>{html.escape(run.id)}</b> ({html.escape(run.method)} on {html.escape(run.model)})" if run else "no run"
     shapes = " ".join(f"<span>{html.escape(t.value)}: {s}</span>;" for t, s in SHAPES.items())
@@ -68,6 +90,21 @@ def _legend(metric: str, run: RunRecord | None) -> str:
         '<div style="display:flex;justify-content:space-between"><span>0</span><span>0.5</span><span>1</span></div>'
         f'<div><span style="color:{UNMEASURED}">&#9632;</span> not measured; thick border: edited</div>'
         f"<div>{shapes}</div>{_edge_legend()}</div>"
+    )
+
+
+def _direction_legend(run: RunRecord | None) -> str:
+    """The audit's legend: one swatch per direction (``DIRECTION_COLOURS``)."""
+    what = f"run <b>{html.escape(run.id)}</b> ({html.escape(run.method)} on {html.escape(run.model)})" if run else "no run"
+    rows = "".join(f'<div><span style="color:{c};-webkit-text-stroke:1px #777">&#9632;</span> {html.escape(d)}</div>'
+                   for d, c in DIRECTION_COLOURS.items())
+    shapes = " ".join(f"<span>{html.escape(t.value)}: {s}</span>;" for t, s in SHAPES.items())
+    return (
+        '<div id="stylekg-legend" style="position:absolute;top:40px;right:20px;z-index:10;background:#fff;'
+        'border:1px solid #ccc;padding:8px;font:12px sans-serif;max-width:340px">'
+        f"<div>{what}</div><div>colour: each node's own markers on its family's held-out answers, before against "
+        "after (95% intervals apart or not); absent: never written</div>"
+        f"{rows}<div>thick border: edited</div><div>{shapes}</div>{_edge_legend()}</div>"
     )
 
 
@@ -89,6 +126,8 @@ def tooltips(graph: StyleGraph, run: RunRecord | None = None) -> dict[str, dict[
         lines = [f"{node.name} ({node.type.value})", node.id]
         if target:
             lines.append(f"role: {target.role}")
+            if DIRECTION_METRIC in target.metrics:
+                lines.append(f"direction: {direction_of(target.metrics)}")
             lines += [f"{k}: {v:.3f}" for k, v in sorted(target.metrics.items())]
         nodes[node.id] = "\n".join(lines)
     for edge in graph.edges():
@@ -109,11 +148,14 @@ def build_network(graph: StyleGraph, run: RunRecord | None = None, metric: str =
         target = measured.get(node.id)
         value = target.metrics.get(metric) if target else None
         edited = bool(target and target.role == "edited")
+        if metric == DIRECTION_METRIC:
+            fill, grow = DIRECTION_COLOURS[direction_of(target.metrics if target else None)], 0.5 if target else None
+        else:
+            fill, grow = UNMEASURED if value is None else colour(value), value
         net.add_node(
             node.id, label=node.name, shape=SHAPES[node.type],
-            color={"background": UNMEASURED if value is None else colour(value),
-                   "border": "#111111" if edited else "#777777"},
-            size=size(value), borderWidth=5 if edited else 1,
+            color={"background": fill, "border": "#111111" if edited else "#777777"},
+            size=size(grow), borderWidth=5 if edited else 1,
         )
     for edge in graph.edges():
         net.add_edge(edge.source, edge.target, id=edge.id, color=EDGE_COLOURS[edge.type],

@@ -26,7 +26,7 @@ from .report_tables import Section, md_escape
 
 log = logging.getLogger(__name__)
 
-GRAPH_METRICS = ("efficacy_score", "efficacy", "erasure", "score", "presence_after")  # preferred colouring metric
+GRAPH_METRICS = ("effect_direction", "efficacy_score", "efficacy", "erasure", "score", "presence_after")  # preferred colouring metric
 TEMPLATES = Path(__file__).parent / "templates"
 # The report itself runs no script; images come only from data: URIs and frames only from local files.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self' file:"

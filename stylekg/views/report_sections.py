@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..run_summary import RunSummary
+from .report_effects import classifier_note, classifier_shown, effects_section, without_weak_classifier
 from .report_tables import (
     UNRELATED_TOLERANCE, Cell, Figure, Query, Section, Table, _arrow, _delta, _kv, _num, _signed, delta_class, fmt,
     style_class,
@@ -42,6 +43,13 @@ def _graph_section(rel: str | None, metric: str | None, run_dir: Path) -> Sectio
     if not rel:
         return None
     section = Section("graph", "Style graph")
+    if metric == "effect_direction" or metric is None and (run_dir / "effects.json").exists():
+        section.notes.append("node colour: which way each measured node moved on its family's held-out answers "
+                             "(blue fell, orange rose, yellow unchanged, white absent: never written, grey not "
+                             "measured; markers too); the edited node has a thick dark border. Hover a node for its "
+                             "numbers.")
+        section.frame = rel
+        return section
     section.notes.append(f"node colour and size: {metric or 'the run metric'} (red low → green high, grey not "
                          "measured); the edited node has a thick dark border, so the edit's propagation from the "
                          "edited parent down its subclasses shows at a glance. Hover a node for its numbers.")
@@ -202,7 +210,10 @@ def _style_in_generation(summary: RunSummary) -> Section | None:
                      Cell("overlap" if overlap else "apart", "flat" if overlap else "good")])
     section.tables.append(Table(["style", "role", "markers / 1k tokens before", "after", "Δ", "intervals"], rows))
     fluency = gen.get("fluency") or {}
-    section.tables.append(_metrics_table(fluency.get("before") or {}, fluency.get("after") or {},
+    before, after = fluency.get("before") or {}, fluency.get("after") or {}
+    if "gen_style_probability" in before and not classifier_shown(before):
+        section.notes.append(classifier_note(before))
+    section.tables.append(_metrics_table(without_weak_classifier(before), without_weak_classifier(after),
                                          "fluency (perplexity under the unedited model), diversity, facts kept, classifier"))
     tf = gen.get("teacher_forced_heldout") or {}
     if (tf.get("before") or {}).get("n"):
@@ -282,6 +293,7 @@ def build_sections(run_dir: Path, summary: RunSummary, graph_rel: str | None = N
     requests = summary.requests
     builders: Iterable[Section | None] = (
         _overview(summary), _graph_section(graph_rel, metric, run_dir), _style_in_generation(summary),
+        effects_section(summary),
         _metrics(summary), _styles(summary),
         _presence(summary), _install(summary),
         Section("requests", "Edit requests", tables=[_requests_table(requests)]) if requests else None,

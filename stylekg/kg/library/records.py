@@ -82,7 +82,7 @@ def record_to_graph_parts(
         raise GraphError(f"{where} ({name!r}): unknown node type {record.get('type')!r}",
                          hint=f"use one of {[t.value for t in NodeType]}") from None
     parent_ids = parent_ids or {}
-    props = {k: record[k] for k in ("kind", "domain", "tags", "subject", "template") if k in record}
+    props = {k: record[k] for k in ("kind", "domain", "tags", "subject", "template", "family") if k in record}
     style = Node(ntype, name, str(record.get("description", "")), props, provenance)
     nodes: list[Node] = [style]
     edges: list[Edge] = []
