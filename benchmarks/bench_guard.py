@@ -57,7 +57,7 @@ def _kept_disjoint(requests, before, after, preserved) -> dict:
     prompts = {p.prompt.strip() for p in preserved}
     all_, disjoint = [], []
     for b, a in zip(before.cases, after.cases):
-        for record, kept in kept_neighbours(b.records, a.records):
+        for record, kept in kept_neighbours(b.prompts, a.prompts):
             all_.append(kept)
             if record.prompt.strip() not in prompts:
                 disjoint.append(kept)
@@ -95,11 +95,12 @@ def run(args) -> dict:
         s = report.summary
         out["rows"][row] = {
             "edit_s": wall, "efficacy": s.efficacy_score, "paraphrase": s.paraphrase_score,
-            "greedy": s.efficacy_generation, "neighbours_kept": s.neighbours_kept,
-            "kept": _kept_disjoint(requests, before, report, preserved),
-            "by_kind": {k: v.as_dict() for k, v in locality_by_kind(requests, before, report).items()},
-            "guard": result.info.get("guard"),
+            "greedy": s.efficacy_generation, "neighbours_kept": s.neighbours_kept, "guard": result.info.get("guard"),
         }
+        print(row, json.dumps(out["rows"][row]), flush=True)
+        out["rows"][row].update(
+            kept=_kept_disjoint(requests, before, report, preserved),
+            by_kind={k: v.as_dict() for k, v in locality_by_kind(requests, before, report).items()})
         print(row, json.dumps(out["rows"][row]), flush=True)
     return out
 
