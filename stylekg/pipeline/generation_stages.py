@@ -34,7 +34,9 @@ from ..evaluation.generated_style import (
 )
 from ..evaluation.prompt_sets import PromptSet
 from ..kg.graph import StyleGraph
+from ..editing.context import EditContext
 from ..material import StyleMaterial
+from ..requests import Preserved
 from ..run_summary import Record
 from .session import ModelSession
 
@@ -170,18 +172,31 @@ class GuardedEdit(Record):
     verdicts: list[dict[str, Any]]
 
 
+def _edit(session: ModelSession, method: Any, hparams: Any, requests: list[Any], delta: Any,
+          material: StyleMaterial, preserved: tuple[Preserved, ...]) -> Any:
+    """``session.edit`` with the preserved set on the method's context (the session's own context otherwise)."""
+    if not preserved:
+        return session.edit(method, hparams, requests, delta, material=material)
+    context = dataclasses.replace(session.context(hparams) or EditContext(), material=material, preserved=preserved)
+    result = method.apply(session.lm.model, session.lm.tokenizer, requests, hparams, context)
+    result.save(delta)
+    return result
+
+
 def guarded_edit(session: ModelSession, method: Any, hparams: Any, requests: list[Any], material: StyleMaterial,
                  delta: Any, before: Generations, cache: GenerationCache, max_ppl_increase: float,
-                 max_repetition_increase: float, attempts: int = 3) -> GuardedEdit:
+                 max_repetition_increase: float, attempts: int = 3,
+                 preserved: tuple[Preserved, ...] = ()) -> GuardedEdit:
     """Edit, then check fluency on train prompts (``before``: the unedited model's answers to them); weaken and
-    retry when the text breaks; refuse after ``attempts``.
+    retry when the text breaks; refuse after ``attempts``. ``preserved`` goes on the method's context (what a
+    retain loss keeps; built from train prompts only).
 
     A lower marker rate bought with broken text is not an erase: the held-out prompts are never used here.
     """
     guard_prompts, settings = before.prompts, before.settings
     verdicts = []
     for _ in range(max(1, attempts)):
-        result = session.edit(method, hparams, requests, delta, material=material)
+        result = _edit(session, method, hparams, requests, delta, material, preserved)
         after = generate(session.lm, guard_prompts, settings, cache=cache)
         result.restore()
         verdict = fluency_guard(session, before, after, max_ppl_increase, max_repetition_increase)
