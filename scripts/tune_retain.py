@@ -44,6 +44,15 @@ def _pooled(parts: list[Generations]) -> Generations:
                        parts[0].settings)
 
 
+def _report(name: str, gens: Generations, variants, lm) -> dict:
+    rate = marker_rate(gens, variants, seed=0)
+    loops = round(repetition_rate(gens.texts()) * len(gens.prompts))
+    row = {"per_1k": round(rate.per_1k, 2), "low": round(rate.low, 2), "high": round(rate.high, 2),
+           "looping": f"{loops}/{len(gens.prompts)}", "ppl": round(perplexity(lm, gens), 3)}
+    print(json.dumps({name: row}), flush=True)
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", default="0,1,3")
@@ -87,17 +96,13 @@ def main() -> None:
             finally:
                 result.restore()
             judged[f"retain {w:g}"].append(after)
+            _report(f"fold {f}, retain {w:g}", after, variants, lm)
             print(json.dumps({"fold": f, "retain_weight": w, "n_preserved": len(preserved),
                               "n_contexts": len(enriched.contexts), "edit_s": round(seconds, 1),
                               "history_last": result.info["history"][-1]}), flush=True)
     rows = {}
     for name, parts in judged.items():
-        gens = _pooled(parts)
-        rate = marker_rate(gens, variants, seed=0)
-        loops = round(repetition_rate(gens.texts()) * len(gens.prompts))
-        rows[name] = {"per_1k": round(rate.per_1k, 2), "low": round(rate.low, 2), "high": round(rate.high, 2),
-                      "looping": f"{loops}/{len(gens.prompts)}", "ppl": round(perplexity(lm, gens), 3)}
-        print(json.dumps({name: rows[name]}), flush=True)
+        rows[name] = _report(name, _pooled(parts), variants, lm)
     print(json.dumps({"settings": dataclasses.asdict(settings), "folds": only, "rows": rows}))
 
 

@@ -88,7 +88,9 @@ class RetainLoss:
                 p.copy_(w)
 
     def __call__(self, rows: torch.Tensor | None = None) -> torch.Tensor:
-        """Mean over items (``rows``, default a fresh draw) of the mean per-position KL(p_0 || p_theta)."""
+        """Mean over items (``rows``, default a fresh draw) of the mean per-position KL(p_0 || p_theta).
+
+        Call it before any other differentiable pass of the step: the reference pass writes the trained weights."""
         rows = self.draw() if rows is None else rows
         logp0 = self.reference(rows)  # before the differentiable pass: nothing it saves is overwritten
         logq = torch.log_softmax(self.logits(self.batch, rows), dim=-1)

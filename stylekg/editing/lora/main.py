@@ -80,9 +80,11 @@ def apply(
             opt = torch.optim.Adam(adapters, lr=hparams.lr)
             for _ in range(hparams.steps):
                 opt.zero_grad(set_to_none=True)
+                # the retain term first: its reference pass swaps the adapters, which a built graph must not see
+                kept = hparams.retain_weight * retain() if retain is not None else None
                 loss = mean_nll(model, batch)
-                if retain is not None:
-                    loss = loss + hparams.retain_weight * retain()
+                if kept is not None:
+                    loss = loss + kept
                 history.append(float(loss.detach()))
                 if history[-1] < hparams.early_stop_loss:
                     break

@@ -114,8 +114,8 @@ def _with_retain(loss_fn, retain: RetainLoss | None, weight: float):
         return loss_fn
 
     def with_retain() -> tuple[torch.Tensor, dict[str, float]]:
+        r = retain()  # first: its reference pass swaps the trained weights, which a built graph must not see
         loss, parts = loss_fn()
-        r = retain()
         return loss + weight * r, {**parts, "retain": float(r.detach())}
 
     return with_retain
