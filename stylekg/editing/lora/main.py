@@ -82,11 +82,10 @@ def apply(
                 opt.zero_grad(set_to_none=True)
                 # the retain term first: its reference pass swaps the adapters, which a built graph must not see
                 kept = hparams.retain_weight * retain() if retain is not None else None
-                loss = mean_nll(model, batch)
-                if kept is not None:
-                    loss = loss + kept
+                nll = mean_nll(model, batch)
+                loss = nll + kept if kept is not None else nll
                 history.append(float(loss.detach()))
-                if history[-1] < hparams.early_stop_loss:
+                if float(nll.detach()) < hparams.early_stop_loss:  # the requests are learnt (the retain term aside)
                     break
                 loss.backward()
                 opt.step()
