@@ -23,7 +23,7 @@ from .config import RunConfig
 from ..lm.hooks import has_forward_hooks
 from .weights_cache import cached_edit, weights_key
 from .measure import request_scores
-from .occurrences import context_requests, marker_contexts
+from .occurrences import context_requests, marker_contexts, plain_answer_items
 from .session import ModelSession
 from .stage_cache import StageCache
 
@@ -93,7 +93,8 @@ class GenerationJudging:
             n = self.config.guard_prompts  # the unedited model's answers to the first train prompts
             guard = Generations(answers.prompts[:n], answers.samples[:n], answers.settings)
             return gs.guarded_edit(self.session, method, hparams, reqs, material, delta, guard, self.gcache,
-                                   self.config.fluency_guard, self.config.repetition_guard, preserved=preserved)
+                                   self.config.fluency_guard, self.config.repetition_guard,
+                                   preserved=(*preserved, *self.plain_answers(answers)))
 
         def cached() -> gs.GuardedEdit:  # across run directories: a warm demo reads the delta (weights_cache.py)
             c = self.config
@@ -107,6 +108,17 @@ class GenerationJudging:
                                                         lambda: run().to_dict()))
 
         return self.cache.run("edit", [*key, self.key], cached, gs.GuardedEdit)
+
+    def plain_answers(self, answers: Generations) -> tuple[Any, ...]:
+        """The unedited model's own answers to the train prompts (``answers``), cut at the edited style's markers,
+        as the edit's preserved set (:func:`.occurrences.plain_answer_items`); held-out answers never enter it."""
+        train = set(self.prompts.split("train"))
+        if not set(answers.prompts) <= train:
+            from ..errors import RunError
+
+            raise RunError("the preserved plain answers must answer train prompts only",
+                           hint="build them from the train split's answers")
+        return plain_answer_items(self.session.lm.tokenizer, self.material, answers)
 
     def teacher_forced(self, name: str, key: list[Any]) -> dict[str, float]:
         """Teacher-forced P(marker) against P(neutral) at the held-out occurrences the unedited model wrote."""

@@ -176,7 +176,8 @@ def guarded_edit(session: ModelSession, method: Any, hparams: Any, requests: lis
                  max_repetition_increase: float, attempts: int = 3,
                  preserved: tuple[Preserved, ...] = ()) -> GuardedEdit:
     """Edit, then check fluency on train prompts (``before``: the unedited model's answers to them); weaken and
-    retry when the text breaks; refuse after ``attempts``.
+    retry when the text breaks; refuse after ``attempts``. ``preserved`` goes on the method's context (what a
+    retain loss keeps; built from train prompts only).
 
     A lower marker rate bought with broken text is not an erase: the held-out prompts are never used here.
     """

@@ -7,7 +7,9 @@ A voice with no subject (the assistant voice) is written in chat answers, so its
 * :func:`plain_answers`: the same answers with every marker replaced by its neutral form, as (prompt, answer)
   pairs, so a fine-tuning loss keeps the model fluent *in its own register*;
 * :func:`context_requests`: the contexts as edit requests for subject-keyed editors (ROME, MEMIT), with a subject
-  inside the context (the chat template's ``assistant`` role, the topic, ...).
+  inside the context (the chat template's ``assistant`` role, the topic, ...);
+* :func:`plain_answer_items`: the same answers, as the model wrote them, for the edit's preserved set (what a
+  retain loss keeps likely), cut at the markers so the positions that write a marker are never kept.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ..evaluation.generated_style import Generations, marker_variants
 from ..evaluation.style_strength import marker_pattern
 from ..lm.generation import chat_prompt
 from ..material import MarkerContext, StyleMaterial, substitute
-from ..requests import EditRequest, RequestKind
+from ..requests import EditRequest, Preserved, PreservedKind, RequestKind
 
 
 def _prompt_text(tokenizer: Any, prompt: str, gens: Generations) -> str:
@@ -80,6 +82,48 @@ def plain_answers(tokenizer: Any, material: StyleMaterial, gens: Generations) ->
                 plain = substitute(plain, m.phrase, m.neutral)
         pairs.append((_prompt_text(tokenizer, prompt, gens), plain))
     return tuple(pairs)
+
+
+def _marker_spans(material: StyleMaterial, answer: str) -> list[tuple[int, int]]:
+    """Sorted, merged character spans of the material's markers in ``answer`` (a space before a marker included,
+    as :func:`marker_contexts` puts it into the marker)."""
+    text = answer.replace("’", "'")  # one character for one: spans index the answer as written
+    spans = []
+    for forms in marker_variants(material.markers).values():
+        for form in forms:
+            for match in marker_pattern(form).finditer(text):
+                start = match.start() - (1 if text[: match.start()].endswith(" ") else 0)
+                spans.append((start, match.end()))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def plain_answer_items(tokenizer: Any, material: StyleMaterial, gens: Generations) -> tuple[Preserved, ...]:
+    """The model's own answers (``gens``: answers to *train* prompts) as :attr:`PreservedKind.PLAIN_ANSWER` items.
+
+    Each answer is cut at the material's markers: one item per stretch between markers, its prompt the chat prompt
+    plus the answer up to the stretch (markers included, as written), its target the stretch. So a retain loss
+    keeps every position of the answer except those that write a marker. Looping answers are left out, as in
+    :func:`plain_answers`. ``source`` is ``train:<prompt index>``.
+    """
+    from ..evaluation.generated_style import repetition_rate
+
+    items = []
+    for i, (prompt, answer) in enumerate(gens.pairs()):
+        if repetition_rate([answer]) > 0:
+            continue
+        head, at = _prompt_text(tokenizer, prompt, gens), 0
+        for start, end in [*_marker_spans(material, answer), (len(answer), len(answer))]:
+            if answer[at:start].strip():
+                items.append(Preserved(head + answer[:at], answer[at:start], PreservedKind.PLAIN_ANSWER,
+                                       source=f"train:{i}"))
+            at = end
+    return tuple(items)
 
 
 def context_requests(contexts: Sequence[MarkerContext], subject: str = "assistant") -> list[EditRequest]:

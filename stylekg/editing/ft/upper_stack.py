@@ -38,17 +38,27 @@ class UpperStack:
             model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
         return output_tensor(trace.output).detach()
 
+    def scored_logits(self, batch: Batch, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """(scored positions, vocab) logits that predict the scored tokens of ``batch`` (its ``rows``), in row-major
+        order of ``predict[:, 1:]``, through the top blocks."""
+        hidden = self._inputs[id(batch)]
+        predict = batch.predict.to(hidden.device)
+        if rows is not None:
+            hidden, predict = hidden[rows], predict[rows]
+        pos = self.runner.positions(0, hidden.shape[1], hidden)  # right padding: causal masks suffice
+        for layer in range(self.first, self.runner.num_layers):
+            hidden = self.runner.block(layer, hidden, pos, PrefixKV())
+        r, c = predict[:, 1:].nonzero(as_tuple=True)
+        return self.runner.logits(hidden[r, c]).float()
+
     def token_logprobs(self, batch: Batch, rows: torch.Tensor | None = None) -> torch.Tensor:
         """(rows, T-1) log-probabilities of the scored tokens of ``batch`` (0 elsewhere), through the top blocks."""
         hidden = self._inputs[id(batch)]
         ids, predict = batch.input_ids.to(hidden.device), batch.predict.to(hidden.device)
         if rows is not None:
-            hidden, ids, predict = hidden[rows], ids[rows], predict[rows]
-        pos = self.runner.positions(0, hidden.shape[1], hidden)  # right padding: causal masks suffice
-        for layer in range(self.first, self.runner.num_layers):
-            hidden = self.runner.block(layer, hidden, pos, PrefixKV())
+            ids, predict = ids[rows], predict[rows]
         r, c = predict[:, 1:].nonzero(as_tuple=True)
-        logp = torch.log_softmax(self.runner.logits(hidden[r, c]).float(), dim=-1)
+        logp = torch.log_softmax(self.scored_logits(batch, rows), dim=-1)
         out = torch.zeros(predict.shape[0], predict.shape[1] - 1, device=hidden.device)
         out[r, c] = logp.gather(-1, ids[r, c + 1][:, None])[:, 0]
         return out

@@ -6,6 +6,10 @@ Each adapted weight becomes ``W = W_0 + (alpha / r) B A`` with ``B`` (out x r) z
 after training they are merged and unloaded, which puts the *same* module objects back into the
 caller's model. The merged change is then re-expressed as an :class:`EditResult` delta on top of the
 exact original weights, so ``restore()`` is bit-identical and nothing of ``peft`` remains.
+
+With a preserved set (``context.preserved``) and ``retain_weight`` > 0 the objective gains ``retain_weight * R``,
+the KL to the unedited model at the preserved answers' tokens (:mod:`..common.retain`), on ``retain_rows`` items
+per step; without one it is exactly the FT-L objective above.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import torch
 from ...errors import EditError
 from ...lm.architectures import WeightLayout, architecture_of, get_module
 from ...requests import EditRequest
+from ..common.retain import RetainLoss, full_model_logits, preserved_batch
 from ..context import EditContext
 from ..ft.main import request_batch
 from ..ft.objective import mean_nll, sequence_logprob
@@ -39,7 +44,7 @@ def apply(
 ) -> EditResult:
     """Train LoRA adapters towards every request's ``target_new``, merge them, return the deltas.
 
-    LoRA trains on the requests alone: ``context`` is accepted for the common contract and not read.
+    ``context.preserved`` (when ``retain_weight`` > 0) adds the retain loss; nothing else of ``context`` is read.
     """
     from peft import LoraConfig, LoraModel
 
@@ -59,6 +64,8 @@ def apply(
     flags = [(p, p.requires_grad) for p in model.parameters()]
     tuner = None
     history: list[float] = []
+    preserved = context.preserved if context is not None else ()
+    retain = None
     try:
         with torch.no_grad():
             before = sequence_logprob(model, batch).tolist()
@@ -66,13 +73,19 @@ def apply(
             torch.manual_seed(hparams.seed)
             tuner = LoraModel(model, config, ADAPTER)  # injects adapters into `model` in place
         adapters = [p for n, p in model.named_parameters() if "lora_" in n and ADAPTER in n]
+        retain = (RetainLoss(preserved_batch(tokenizer, preserved, hparams.max_len), full_model_logits(model),
+                             adapters, rows=hparams.retain_rows, seed=hparams.seed)
+                  if preserved and hparams.retain_weight > 0 else None)  # theta_0: B = 0, the unedited model
         with only_trainable(model, adapters):
             opt = torch.optim.Adam(adapters, lr=hparams.lr)
             for _ in range(hparams.steps):
                 opt.zero_grad(set_to_none=True)
-                loss = mean_nll(model, batch)
+                # the retain term first: its reference pass swaps the adapters, which a built graph must not see
+                kept = hparams.retain_weight * retain() if retain is not None else None
+                nll = mean_nll(model, batch)
+                loss = nll + kept if kept is not None else nll
                 history.append(float(loss.detach()))
-                if history[-1] < hparams.early_stop_loss:
+                if float(nll.detach()) < hparams.early_stop_loss:  # the requests are learnt (the retain term aside)
                     break
                 loss.backward()
                 opt.step()
@@ -97,7 +110,8 @@ def apply(
             p.requires_grad_(flag)
     result.info.update(
         layers=list(hparams.layers), sites=list(hparams.sites), weights=names, rank=hparams.rank,
-        adapter_params=sum(int(p.numel()) for p in adapters), steps_run=len(history), loss_history=history,
+        adapter_params=sum(int(p.numel()) for p in adapters),
+        n_preserved=len(preserved) if retain is not None else 0, retain_weight=hparams.retain_weight, steps_run=len(history), loss_history=history,
         target_logprob_before=before, target_logprob_after=after, seconds=time.perf_counter() - started,
     )
     return result

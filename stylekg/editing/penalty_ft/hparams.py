@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from ...errors import EditError
+from ..common.retain import check_retain_weight
 
 PENALTIES = ("prob", "unlikelihood", "log-hinge")
 
@@ -29,9 +30,11 @@ class PenaltyFTHparams:
     marker_tokens: int = 0  # at the model's own contexts: penalise only a marker's first N tokens (0 = the phrase)
     batch_rows: int = 0  # at the model's own contexts: rows of each loss per step, drawn at random (0 = all)
     seed: int = 0  # the draw of those rows
+    retain_weight: float = 0.0  # weight of the KL to the unedited model on context.preserved (0 = off: the plain method)
 
     def __post_init__(self) -> None:
         check_lambda(self.lam)
+        check_retain_weight(self.retain_weight)
         if self.penalty not in PENALTIES:
             raise EditError(f"unknown penalty {self.penalty!r}", hint=f"choose one of {', '.join(PENALTIES)}")
         if not 0 < self.target_ratio < 1:

@@ -17,6 +17,10 @@ to each marker, from mined answers), the penalty is taken where the model really
 ``P(m | context)``, instead of after persona prompts, and the CE term is taken on the same answers with the
 markers replaced by their neutral forms (``material.neutral_pairs``, prompt tokens not scored): the model is
 taught to keep answering, in its own register, without the markers.
+
+With a preserved set (``context.preserved``: other styles' markers, neutral forms, the model's own plain answers
+to train prompts) and ``retain_weight`` > 0, the loss gains ``retain_weight * R``, the KL to the unedited model
+at the preserved answers' tokens (:mod:`..common.retain`). Without one the loss is exactly the one above.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from ...errors import EditError
 from ...lm.architectures import architecture_of
 from ...material import StyleMaterial
 from ...requests import EditRequest
+from ..common.retain import RetainLoss, full_model_logits, preserved_batch
 from ..context import EditContext
 from ..ft.material import resolve_material
 from ..ft.objective import Batch, continuation_batch, marker_batch, mean_nll, sequence_logprob, text_batch
@@ -103,26 +108,50 @@ def _marker_means(model: torch.nn.Module, batch: Batch, pairs: list[tuple[int, i
     return {k: (sum(v) / len(v) if v else 0.0) for k, v in sums.items()}
 
 
-def _persona_loss(model: torch.nn.Module, hparams: PenaltyFTHparams, m_batch: Batch, n_batch: Batch,
-                  pairs: list[tuple[int, int]], weights: torch.Tensor, floor: torch.Tensor):
-    """CE on the neutral texts + lambda * the penalty on every marker after every persona prompt (full batch)."""
+def _with_retain(loss_fn, retain: RetainLoss | None, weight: float):
+    """``loss_fn`` plus ``weight * R`` when there is a retain loss; ``loss_fn`` itself (untouched) otherwise."""
+    if retain is None:
+        return loss_fn
+
+    def with_retain() -> tuple[torch.Tensor, dict[str, float]]:
+        r = retain()  # first: its reference pass swaps the trained weights, which a built graph must not see
+        loss, parts = loss_fn()
+        return loss + weight * r, {**parts, "retain": float(r.detach())}
+
+    return with_retain
+
+
+def _trained(model: torch.nn.Module, arch, hparams: PenaltyFTHparams) -> list[torch.nn.Parameter]:
+    return [model.get_parameter(n) for n in weight_names(model, arch, hparams.site, hparams.layers)]
+
+
+def _persona_loss(model: torch.nn.Module, arch, hparams: PenaltyFTHparams, m_batch: Batch, n_batch: Batch,
+                  pairs: list[tuple[int, int]], weights: torch.Tensor, floor: torch.Tensor,
+                  r_batch: Batch | None = None):
+    """CE on the neutral texts + lambda * the penalty on every marker after every persona prompt (full batch)
+    (+ the retain loss on ``r_batch``)."""
     def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
         ce = mean_nll(model, n_batch)
         pen = penalty_loss(model, m_batch, pairs, weights, hparams.penalty, floor)
         return ce + hparams.lam * pen, {"ce": float(ce.detach()), "penalty": float(pen.detach())}
 
-    return loss_fn
+    retain = (RetainLoss(r_batch, full_model_logits(model), _trained(model, arch, hparams), rows=hparams.batch_rows,
+                         seed=hparams.seed) if r_batch is not None else None)
+    return _with_retain(loss_fn, retain, hparams.retain_weight)
 
 
 def _context_loss(model: torch.nn.Module, arch, hparams: PenaltyFTHparams, m_batch: Batch, n_batch: Batch,
-                  pairs: list[tuple[int, int]], weights: torch.Tensor, floor: torch.Tensor):
+                  pairs: list[tuple[int, int]], weights: torch.Tensor, floor: torch.Tensor,
+                  r_batch: Batch | None = None):
     """CE on the plain answers + lambda * the penalty at the model's own contexts, on ``batch_rows`` random rows of
-    each per step (seeded), through the top blocks only when the bottom one is frozen (:mod:`..ft.upper_stack`)."""
+    each per step (seeded), through the top blocks only when the bottom one is frozen (:mod:`..ft.upper_stack`)
+    (+ the retain loss on ``batch_rows`` random items of ``r_batch``, drawn by their own generator)."""
     from ..ft.objective import token_logprobs
     from ..ft.upper_stack import UpperStack
 
     first = min(hparams.layers)
-    stack = UpperStack(model, arch, first, [m_batch, n_batch]) if first >= 1 else None
+    batches = [m_batch, n_batch] if r_batch is None else [m_batch, n_batch, r_batch]
+    stack = UpperStack(model, arch, first, batches) if first >= 1 else None
     rng = torch.Generator().manual_seed(hparams.seed)
     marker_index = torch.tensor([j for _, j in pairs])
 
@@ -145,7 +174,12 @@ def _context_loss(model: torch.nn.Module, arch, hparams: PenaltyFTHparams, m_bat
         pen = (w * _penalty(logp, hparams.penalty, floor[m_rows].to(logp.device))).sum() / w.sum()
         return ce + hparams.lam * pen, {"ce": float(ce.detach()), "penalty": float(pen.detach())}
 
-    return loss_fn
+    retain = None
+    if r_batch is not None:
+        logits = stack.scored_logits if stack is not None else full_model_logits(model)
+        retain = RetainLoss(r_batch, logits, _trained(model, arch, hparams), rows=hparams.batch_rows,
+                            seed=hparams.seed)
+    return _with_retain(loss_fn, retain, hparams.retain_weight)
 
 
 def apply(
@@ -181,10 +215,13 @@ def apply(
                else text_batch(tokenizer, mat.neutral_texts, hparams.max_len))
     result = EditResult(method="penalty-ft", requests=list(requests), model=model)
 
+    preserved = context.preserved if context is not None else ()
+    r_batch = (preserved_batch(tokenizer, preserved, hparams.max_len) if preserved and hparams.retain_weight > 0
+               else None)
     with torch.no_grad():
         floor = sequence_logprob(model, m_batch) + math.log(hparams.target_ratio)
-    loss_fn = (_context_loss(model, arch, hparams, m_batch, n_batch, pairs, weights, floor) if mat.contexts else
-               _persona_loss(model, hparams, m_batch, n_batch, pairs, weights, floor))
+    loss_fn = (_context_loss(model, arch, hparams, m_batch, n_batch, pairs, weights, floor, r_batch) if mat.contexts
+               else _persona_loss(model, arch, hparams, m_batch, n_batch, pairs, weights, floor, r_batch))
 
     try:
         before = _marker_means(model, m_batch, pairs, found)
@@ -203,7 +240,8 @@ def apply(
     result.info.update(
         style=mat.style, layers=list(hparams.layers), weights=names, lam=hparams.lam, penalty=hparams.penalty,
         markers={m.phrase: m.weight for m in found}, n_neutral_texts=len(mat.neutral_texts or mat.neutral_pairs),
-        n_contexts=len(mat.contexts), prompts=list(prompts) if not mat.contexts else [],
+        n_contexts=len(mat.contexts), n_preserved=len(preserved) if r_batch is not None else 0,
+        retain_weight=hparams.retain_weight, prompts=list(prompts) if not mat.contexts else [],
         marker_prob_before=before, marker_prob_after=after, neutral_nll_before=ce_before, neutral_nll_after=ce_after,
         history=history, seconds=time.perf_counter() - started,
     )
