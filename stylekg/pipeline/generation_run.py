@@ -102,7 +102,7 @@ class GenerationJudging:
             return gs.GuardedEdit.from_dict(cached_edit(weights_key(self.session.lm.model, parts), delta,
                                                         lambda: run().to_dict()))
 
-        return self.cache.run("edit", [*key, self.key], cached, gs.GuardedEdit)
+        return self.cache.run("edit", [*key, self.key], cached, gs.GuardedEdit, files=[delta])
 
     def teacher_forced(self, name: str, key: list[Any]) -> dict[str, float]:
         """Teacher-forced P(marker) against P(neutral) at the held-out occurrences the unedited model wrote."""
