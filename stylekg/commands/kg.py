@@ -78,7 +78,7 @@ def library_cmd(json_out: JsonOpt = False) -> None:
     console.print(f"[dim]{stats['nodes']} nodes, {stats['edges']} edges[/]")
 
 
-TREE_DEPTH = 24  # parent levels drawn as nested branches; deeper ones are listed on one line
+TREE_DEPTH = 12  # parent levels drawn as nested branches (48 columns of indent); deeper ones on one line
 
 
 def _parents(branch: Tree, graph, node_id: str, shown: set[str]) -> None:
