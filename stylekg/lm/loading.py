@@ -319,19 +319,8 @@ def prepare(spec: ModelSpec, *, force: bool = False) -> Path:
         model, tokenizer = _load_dir(source.parent, torch.float32, torch.device("cpu"), gguf_file=source.name)
         _fill_cache(folder, model, tokenizer, source)
 
-    if build_entry(entry, dequantize, force=force):  # one builder at a time; the others find the entry published
-        _remove_older_formats(spec, entry)
+    build_entry(entry, dequantize, force=force)  # one builder at a time; the others find the entry published
     return entry
-
-
-def _remove_older_formats(spec: ModelSpec, entry: Path) -> None:
-    """Delete this model's entries of an older :data:`CACHE_FORMAT` (~0.5 GB each) once the current one exists."""
-    older = re.compile(rf"^{re.escape(spec.name)}-[0-9a-f]{{20}}-v(\d+)$")
-    for path in entry.parent.iterdir():
-        match = older.match(path.name)
-        if match and int(match.group(1)) < CACHE_FORMAT and path.is_dir():
-            log.info("removing %s, a model cache entry of an older format", path)
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def load_model(
