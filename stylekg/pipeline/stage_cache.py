@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,7 +68,7 @@ class StageCache:
                 raise DamagedStage(f"{rel} does not match the sha256 recorded when it was written")
         return record["output"]
 
-    def put(self, name: str, key: str, output: Any, files: list[Path] = ()) -> None:  # type: ignore[assignment]
+    def put(self, name: str, key: str, output: Any, files: Sequence[Path] = ()) -> None:
         """Store ``output`` under ``key`` with its sha256 and those of ``files`` (the ones that exist)."""
         plain = json.loads(json.dumps(output, default=str))  # the digest is of what a re-run reads back
         hashes = {str(Path(f).relative_to(self.dir.parent)): _file_digest(Path(f)) for f in files if Path(f).is_file()}
@@ -76,7 +76,7 @@ class StageCache:
         atomic_write_text(self.path(name), json.dumps(record, indent=2, default=str))
 
     def run(self, name: str, inputs: Any, fn: Callable[[], T], kind: type[T] | None = None,
-            files: list[Path] = ()) -> T:  # type: ignore[assignment]
+            files: Sequence[Path] = ()) -> T:
         """Return the cached output of ``name`` for these inputs, or compute, store and return it.
 
         With ``kind`` (a class with ``to_dict``/``from_dict``) the output is typed: stored as its dict, read back
