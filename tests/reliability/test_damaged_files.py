@@ -237,3 +237,22 @@ def test_a_store_written_here_is_not_probed_again(cli, home, tmp_path, monkeypat
     assert cli("kg", "graphs", "--store", tmp_path / "copy.lbug").code == 0
     assert len(probes) == 1
 
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_llm_answer_cache(home, caplog, how):
+    """Against the real local OpenAI-compatible server of ``tests/llm_server.py``: a damaged cached answer is
+    dropped and asked again, never used."""
+    from stylekg.kg.llm.openai_client import OpenAIClient
+    from tests.llm_server import recorded_llm_server
+
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+    with recorded_llm_server([{"content": '{"ok": true}'}, {"content": '{"ok": true}'}]) as server:
+        url = f"http://127.0.0.1:{server.server_port}/v1"
+        assert OpenAIClient("m", base_url=url, api_key="sk-test").complete_json("TASK: x", schema) == {"ok": True}
+        (entry,) = (home / "llm").glob("*.json")
+        damage(entry, how)
+        again = OpenAIClient("m", base_url=url, api_key="sk-test")
+        with caplog.at_level(logging.WARNING):
+            assert again.complete_json("TASK: x", schema) == {"ok": True}
+        assert again.cache_hits == 0 and len(server.requests) == 2 and warned_about(caplog, entry.name)
