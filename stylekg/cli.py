@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
-import importlib
-import logging
-import pkgutil
+import os
+import signal
 import sys
-from typing import Annotated
+from pathlib import Path
 
-import typer
+INTERRUPTED = ("interrupted; nothing half-written was kept (a re-run of `stylekg run` resumes from its last finished "
+               "stage)")
 
-from . import __version__, commands
-from .commands.common import PrintableFormatter, err_console, esc
-from .errors import StyleKGError, redact
-from .lm.errors import ModelError
+
+def _interrupted_while_starting(signum: int, frame: object) -> None:
+    """Ctrl-C while the heavy modules import (torch, transformers: seconds): nothing has been written yet, so the
+    one line and exit 130, without a traceback from inside an import."""
+    sys.stderr.write(INTERRUPTED + "\n")
+    sys.stderr.flush()
+    os._exit(130)
+
+
+# Installed before any heavy import, and only when this process *is* the stylekg command (the console script or
+# ``python -m stylekg.cli``), never when a library user or a test imports this module; a SIGINT the parent told us
+# to ignore stays ignored. :func:`main` hands Ctrl-C back to Python (KeyboardInterrupt) once imports are done.
+if (__name__ == "__main__" or Path(sys.argv[0] if sys.argv else "").name == "stylekg") and \
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import importlib  # noqa: E402  (after the interrupt handler, on purpose)
+import logging  # noqa: E402
+import pkgutil  # noqa: E402
+from typing import Annotated  # noqa: E402
+
+import typer  # noqa: E402
+
+from . import __version__, commands  # noqa: E402
+from .commands.common import PrintableFormatter, err_console, esc  # noqa: E402
+from .errors import StyleKGError, redact  # noqa: E402
+from .lm.errors import ModelError  # noqa: E402
 
 app = typer.Typer(
     name="stylekg",
@@ -75,8 +98,7 @@ def _usage_line(exc: Exception) -> str:
 
 
 def _interrupted() -> None:
-    _say("interrupted; nothing half-written was kept (a re-run of `stylekg run` resumes from its last finished stage)",
-         prefix="")
+    _say(INTERRUPTED, prefix="")
     sys.exit(130)
 
 
@@ -84,6 +106,8 @@ def main() -> None:
     """Console entry point. Every user error is one line with exit code 2 (usage errors, bad input, a
     :class:`StyleKGError` or the model layer's :class:`ModelError`); Ctrl-C is one line with exit code 130;
     anything else is a bug: one line with exit code 1 (``--debug`` shows the traceback)."""
+    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:  # imports done: Ctrl-C raises again,
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # so writers clean up on the way out
     try:
         code = app(prog_name="stylekg", standalone_mode=False)  # ctx.exit's code, or 130 after Ctrl-C (typer)
     except (StyleKGError, ModelError) as exc:  # the two bases: lm's own and everything above it

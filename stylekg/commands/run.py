@@ -23,7 +23,8 @@ RunsDirOpt = Annotated[str | None, typer.Option(
 
 def _progress():
     def on_event(stage: str, status: str) -> None:
-        marks = {"start": "[cyan]…[/]", "done": "[green]✓[/]", "cached": "[dim]↺ cached[/]"}
+        marks = {"start": "[cyan]…[/]", "done": "[green]✓[/]", "cached": "[dim]↺ cached[/]",
+                 "redo": "[yellow]↻ damaged, again:[/]"}
         console.print(f"  {marks.get(status, esc(status))} {esc(stage)}", highlight=False)
 
     return on_event

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from ..errors import EditError
 from ..lm.architectures import architecture_of
+from ..lm.cache import read_checked, reject_entry, write_checked
 from ..lm.hooks import TraceDict
 from ..lm.placement import input_device, state_tensors
 from ..paths import atomic_path, cache_dir, remove_stale_temps, sha256_text
@@ -42,6 +43,7 @@ from .corpora import FORTUNES_DIR, WORDNET_DIR, Corpus, read_corpus, statistics_
 log = logging.getLogger(__name__)
 
 STATS_FORMAT = "v2"
+STATS_SCHEMA = 1  # the checked-entry schema of a statistics file (safetensors bytes {"mom2"} under a header)
 DEFAULT_SAMPLES = 100_000
 DEFAULT_WINDOW = 256
 # Seeds for the generated fallback corpus: many topics and sentence openings.
@@ -210,7 +212,7 @@ def key_second_moments(
     max_length: int = DEFAULT_WINDOW,
 ) -> dict[int, torch.Tensor]:
     """E[k k^T] (d_in x d_in, on the model's device) for each layer, cached on disk by content."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load, save
 
     arch = architecture_of(model)
     layers = sorted(set(int(x) for x in layers))
@@ -230,11 +232,12 @@ def key_second_moments(
              for layer in layers}
     result: dict[int, torch.Tensor] = {}
     for layer, path in files.items():
-        if use_cache and path.exists():
+        payload = read_checked(path, "stats", STATS_SCHEMA) if use_cache else None  # None: missing or damaged
+        if payload is not None:
             try:
-                result[layer] = load_file(str(path))["mom2"]
-            except Exception as exc:  # a damaged cache file is rebuilt, never trusted
-                log.warning("ignoring unreadable stats cache %s (%s)", path, exc)
+                result[layer] = load(payload)["mom2"]
+            except Exception as exc:  # verified bytes a bug wrote wrongly: rebuilt, never trusted
+                reject_entry(path, f"not a statistics file: {exc}")
     missing = [layer for layer in layers if layer not in result]
     if missing:
         if found is None:
@@ -247,9 +250,9 @@ def key_second_moments(
             result[layer] = mom2
             if use_cache:
                 remove_stale_temps(files[layer].parent)
-                with atomic_path(files[layer]) as tmp:
-                    save_file({"mom2": mom2.contiguous()}, str(tmp),
-                              metadata={"tokens": str(seen), "layer": str(layer), "corpus": found.name})
+                write_checked(files[layer], save({"mom2": mom2.contiguous()},
+                                                 metadata={"tokens": str(seen), "layer": str(layer),
+                                                           "corpus": found.name}), "stats", STATS_SCHEMA)
     return {layer: result[layer].to(device) for layer in layers}
 
 

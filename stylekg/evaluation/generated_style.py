@@ -32,16 +32,18 @@ import numpy as np
 import torch
 
 from ..errors import ClassifierError, EvaluationError, MaterialError
+from ..lm.cache import read_checked_json, reject_entry, write_checked_json
 from ..lm.generation import Sample, chat_prompt, sample
 from ..lm.hooks import has_forward_hooks
 from ..lm.placement import state_tensors
 from ..material import Marker, StyleMaterial
-from ..paths import atomic_write_text, cache_dir, sha256_text
+from ..paths import cache_dir, sha256_text
 from .generation_judge import RATING_PROMPT, RATING_SCHEMA, GenerationJudge, parse_rating
 from .scoring import HasModel, score_continuations
 from .style_strength import StyleClassifier, marker_pattern
 
 log = logging.getLogger(__name__)
+GENERATIONS_SCHEMA = 1  # checked-entry schema of a cached generations file
 
 NEUTRAL_LABEL = "neutral"
 
@@ -133,18 +135,19 @@ class GenerationCache:
         return self.root / f"{key}.json"
 
     def get(self, key: str) -> Generations | None:
+        """The cached generations of ``key``; ``None`` when absent or damaged (a damaged entry is dropped)."""
         path = self.path(key)
-        if not path.exists():
+        value = read_checked_json(path, "generations", GENERATIONS_SCHEMA)
+        if value is None:
             return None
         try:
-            return Generations.from_dict(json.loads(path.read_text("utf-8")))
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring a damaged generation cache entry %s: %s", path.name, exc)
+            return Generations.from_dict(value)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            reject_entry(path, f"not generations ({type(exc).__name__}: {exc})")
             return None
 
     def put(self, key: str, generations: Generations) -> None:
-        atomic_write_text(self.path(key), json.dumps(generations.to_dict()))
-
+        write_checked_json(self.path(key), generations.to_dict(), "generations", GENERATIONS_SCHEMA)
 
 def generate(lm: HasModel, prompts: Sequence[str], settings: SamplingSettings = GREEDY, *,
              cache: GenerationCache | None = None, batch_size: int | None = None) -> Generations:

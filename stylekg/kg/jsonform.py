@@ -20,6 +20,7 @@ or the offending node/edge.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -29,6 +30,19 @@ from .schema import Edge, EdgeType, Node, NodeType, Provenance
 
 FORMAT = "stylekg-graph"
 VERSION = 1
+MAX_DEPTH = 64  # nesting of objects and lists a graph file may have (its own layout needs 4, properties a few more)
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` in JSON text (strings skipped), found without parsing it: deep input
+    is refused before ``json.loads`` or a recursive walk meets it (Python's recursion limit is ~1,000)."""
+    depth = deepest = 0
+    for match in _BRACKET.finditer(_STRING.sub("", text)):
+        depth += 1 if match.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 T = TypeVar("T", Node, Edge)
 
@@ -134,6 +148,9 @@ def from_dict(data: Any, source: str = "graph") -> StyleGraph:
 
 
 def from_json(text: str, source: str = "graph") -> StyleGraph:
+    if (depth := json_depth(text)) > MAX_DEPTH:
+        raise GraphError(f"{source}: JSON nested {depth} levels deep, more than the {MAX_DEPTH} a graph file may have",
+                         hint="flatten the deep property values (a graph's own layout needs 4 levels)")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -29,14 +29,14 @@ from pathlib import Path
 import torch
 
 from .architectures import Architecture, architecture_of
-from .cache import cache_dir, sha256_file
+from .cache import cache_dir, sha256_file, verified_sha256
 from .errors import CacheCorruptError, MissingPackageError, ModelError, UnknownModelError
 from .placement import DeviceMap, auto_device_map, dispatch, input_device, resolve_dtype
 from .registry import REGISTRY, ModelSpec, Source
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1  # bump when the cache layout changes
+CACHE_FORMAT = 2  # bump when the cache layout changes (2: the manifest records every file's sha256)
 WEIGHTS = "model.safetensors"
 MANIFEST = "stylekg-manifest.json"
 
@@ -243,29 +243,45 @@ def _write_cache(entry: Path, model: torch.nn.Module, tokenizer, source: Path) -
 
 
 def _fill_cache(folder: Path, model: torch.nn.Module, tokenizer, source: Path) -> None:
-    """Config, tokenizer, safetensors weights and (last) the manifest of a dequantized model, into ``folder``."""
+    """Config, tokenizer, safetensors weights and (last) the manifest of a dequantized model, into ``folder``. The
+    manifest records the size and sha256 of every file, checked when the entry is read (:func:`_check_cache`)."""
     from safetensors.torch import save_model
 
     model.config.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     save_model(model, str(folder / WEIGHTS))  # drops tied duplicates; from_pretrained re-ties them
+    files = {p.name: {"bytes": p.stat().st_size, "sha256": verified_sha256(p)}
+             for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST}
     manifest = {
         "source": str(source),
         "source_sha256": sha256_file(source),
         "weights_bytes": (folder / WEIGHTS).stat().st_size,
+        "files": files,
         "format": CACHE_FORMAT,
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
 
 
 def _check_cache(entry: Path) -> None:
+    """Verify a model cache entry against its manifest: every recorded file present with its size and sha256
+    (hashed once per process, :func:`~stylekg.lm.cache.verified_sha256`), and the weights readable; raises
+    :class:`CacheCorruptError` naming the first file that fails."""
     from safetensors import safe_open
 
     weights = entry / WEIGHTS
     try:
         manifest = json.loads((entry / MANIFEST).read_text())
-        if weights.stat().st_size != manifest["weights_bytes"]:
-            raise ValueError(f"size {weights.stat().st_size} != recorded {manifest['weights_bytes']}")
+        files = manifest["files"]
+        if WEIGHTS not in files:
+            raise ValueError(f"the manifest records no {WEIGHTS}")
+        for name, recorded in files.items():
+            path = entry / name
+            if not path.is_file():
+                raise ValueError(f"{name} is missing")
+            if path.stat().st_size != recorded["bytes"]:
+                raise ValueError(f"{name} has {path.stat().st_size} bytes, the manifest records {recorded['bytes']}")
+            if verified_sha256(path) != recorded["sha256"]:
+                raise ValueError(f"{name} does not match its recorded sha256")
         with safe_open(str(weights), framework="pt") as handle:
             handle.keys()
     except Exception as exc:  # any unreadable part means the entry cannot be trusted
@@ -273,6 +289,19 @@ def _check_cache(entry: Path) -> None:
             f"cached weights at {entry} are corrupt ({type(exc).__name__}: {exc})",
             hint="delete that folder or run `stylekg models pull --force` to rebuild it",
         ) from exc
+
+
+def _checked_entry(spec: ModelSpec, entry: Path) -> Path:
+    """``entry`` verified; a damaged one is rebuilt from its source once (one warning naming it), and a rebuild
+    that still does not verify raises :class:`CacheCorruptError`."""
+    try:
+        _check_cache(entry)
+    except CacheCorruptError as exc:
+        log.warning("damaged model cache entry %s (%s): rebuilding it from %s", entry, exc.__cause__,
+                    spec.gguf_file or spec.name)
+        entry = prepare(spec, force=True)
+        _check_cache(entry)
+    return entry
 
 
 def _load_dir(path: Path, dtype: torch.dtype, device: torch.device, gguf_file: str | None = None):
@@ -350,7 +379,7 @@ def load_model(
         cold = not (entry / MANIFEST).exists()
         if cold:
             entry = prepare(spec)
-        _check_cache(entry)
+        entry = _checked_entry(spec, entry)
         try:
             model, tokenizer = _load_dir(entry, torch_dtype, torch.device("cpu"))
         except (OSError, ValueError, RuntimeError) as exc:

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import torch
 
-from .cache import cache_dir
+from .cache import cache_dir, read_checked, write_checked
 
 SPECIAL = "<|endoftext|>"
+TOKENIZER_SCHEMA = 1  # the checked-entry schema of the cached tokenizer JSON
 
 
 @dataclass(frozen=True)
@@ -34,23 +35,24 @@ def _corpus() -> str:
 
 
 def tiny_tokenizer(vocab_size: int = 512):
-    """A byte-level BPE tokenizer trained (once, then cached on disk) on the shipped corpus."""
-    from tokenizers import ByteLevelBPETokenizer
+    """A byte-level BPE tokenizer trained (once, then cached on disk as a checked entry) on the shipped corpus."""
+    from tokenizers import ByteLevelBPETokenizer, Tokenizer
     from transformers import PreTrainedTokenizerFast
 
     corpus = _corpus()
     key = hashlib.sha256(f"tiny-tokenizer-v1|{vocab_size}|{corpus}".encode()).hexdigest()[:16]
     path: Path = cache_dir("tokenizers") / f"tiny-bpe-{key}.json"
-    if not path.exists():
+    payload = read_checked(path, "tokenizer", TOKENIZER_SCHEMA)  # None: missing or damaged (then removed)
+    if payload is None:
         bpe = ByteLevelBPETokenizer(add_prefix_space=False)
         bpe.train_from_iterator(
             corpus.splitlines(), vocab_size=vocab_size, min_frequency=1, special_tokens=[SPECIAL]
         )
-        tmp = path.with_suffix(".tmp")
-        bpe.save(str(tmp))
-        tmp.replace(path)
+        payload = bpe.to_str().encode("utf-8")
+        write_checked(path, payload, "tokenizer", TOKENIZER_SCHEMA)
     tok = PreTrainedTokenizerFast(
-        tokenizer_file=str(path), bos_token=SPECIAL, eos_token=SPECIAL, unk_token=SPECIAL, pad_token=SPECIAL
+        tokenizer_object=Tokenizer.from_str(payload.decode("utf-8")),
+        bos_token=SPECIAL, eos_token=SPECIAL, unk_token=SPECIAL, pad_token=SPECIAL,
     )
     return tok
 

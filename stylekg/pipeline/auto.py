@@ -103,7 +103,8 @@ def _run_auto(config: RunConfig, run_id: str, run_dir: Path, on_event: Callable[
               n_styles: int) -> RunOutcome:
     atomic_write_text(run_dir / "config.toml", config.to_toml())
     cache, session = StageCache(run_dir, on_event), ModelSession(config.model, config.device, config.dtype)
-    expanded = cache.run("expand", [config.to_dict(), n_styles], lambda: expand(config, run_dir, n_styles))
+    expanded = cache.run("expand", [config.to_dict(), n_styles], lambda: expand(config, run_dir, n_styles),
+                         files=[run_dir / "graph.json"])
     graph = stages.load_run_graph(run_dir)
     plan = cache.run("plan", [config.to_dict(), expanded],
                      lambda: plan_held(session.lm, graph, expanded["style_ids"], config.max_markers), AutoPlan)
@@ -115,7 +116,7 @@ def _run_auto(config: RunConfig, run_id: str, run_dir: Path, on_event: Callable[
         cache.run("edit", [config.to_dict(), hparams_hash(hparams), key],
                   lambda: stages.apply_edit(session, method, hparams, requests, run_dir / "edit.safetensors",
                                             plan.preserved),
-                  stages.EditInfo)
+                  stages.EditInfo, files=[run_dir / "edit.safetensors"])
         session.reapply(run_dir / "edit.safetensors")
     after = cache.run("after", [config.to_dict(), key], lambda: request_scores(session.lm, requests))
     summary = RunSummary(

@@ -107,7 +107,7 @@ class GenerationJudging:
             return gs.GuardedEdit.from_dict(cached_edit(weights_key(self.session.lm.model, parts), delta,
                                                         lambda: run().to_dict()))
 
-        return self.cache.run("edit", [*key, self.key], cached, gs.GuardedEdit)
+        return self.cache.run("edit", [*key, self.key], cached, gs.GuardedEdit, files=[delta])
 
     def plain_answers(self, answers: Generations) -> tuple[Any, ...]:
         """The unedited model's own answers to the train prompts (``answers``), cut at the edited style's markers,

@@ -68,7 +68,8 @@ def _measured(session: ModelSession, plan: stages.EditPlan, cfg: RunConfig) -> s
         return stages.measure(session.lm, plan, cfg.generations, greedy)
     key = weights_key(session.lm.model, ["measure", plan.to_dict(), cfg.generations, greedy])
     return stages.Measurement.from_dict(cached_value(
-        "measurements", key, lambda: stages.measure(session.lm, plan, cfg.generations, greedy).to_dict()))
+        "measurements", key, lambda: stages.measure(session.lm, plan, cfg.generations, greedy).to_dict(),
+        stages.Measurement.from_dict))
 
 
 class Pipeline:
@@ -96,7 +97,8 @@ class Pipeline:
     def _run_stages(self) -> RunOutcome:
         cfg, cache, session, run_dir = self.config, self.stages, self.session, self.run_dir
         atomic_write_text(run_dir / "config.toml", cfg.to_toml())
-        info = cache.run("graph", cfg.to_dict(), lambda: stages.prepare_graph(cfg, run_dir), stages.GraphInfo)
+        info = cache.run("graph", cfg.to_dict(), lambda: stages.prepare_graph(cfg, run_dir), stages.GraphInfo,
+                         files=[run_dir / "graph.json"])
         graph = stages.load_run_graph(run_dir)
         method, hparams = load_method(cfg.method, cfg.model, hparams_file(cfg.hparams) if cfg.hparams else None)
         presence = cache.run("presence", [cfg.model, info.style_id, cfg.presence_threshold, cfg.generations, cfg.seed],
@@ -117,7 +119,8 @@ class Pipeline:
         install = cache.run("install", [cfg.to_dict(), hparams_hash(hparams), plan_key],
                             lambda: stages.install_markers(session, method, hparams, plan.measured, presence, cfg,
                                                            run_dir / "install.safetensors", plan.preserved),
-                            stages.InstallOutcome)
+                            stages.InstallOutcome,
+                            files=[run_dir / "install.safetensors"])
         session.reapply(run_dir / "install.safetensors")
         before = cache.run("before", [cfg.to_dict(), install.to_dict(), plan_key],
                            lambda: _measured(session, plan, cfg), stages.Measurement)
@@ -125,7 +128,7 @@ class Pipeline:
         delta = run_dir / "edit.safetensors"
         edit = (judge.edit(method, hparams, plan.requests, edit_key, delta, plan.preserved) if judge else
                 cache.run("edit", edit_key, lambda: stages.apply_edit(session, method, hparams, plan.requests, delta,
-                                                                      plan.preserved), stages.EditInfo))
+                                                                      plan.preserved), stages.EditInfo, files=[delta]))
         session.reapply(delta)
         after = cache.run("after", [cfg.to_dict(), edit.to_dict(), plan_key],
                           lambda: _measured(session, plan, cfg), stages.Measurement)

@@ -13,12 +13,15 @@ import logging
 
 import pytest
 
+from stylekg.lm.cache import read_checked_json
+
 from stylekg.errors import LLMError
 from stylekg.kg.jsonform import to_dict
 from stylekg.kg.library import load_library
 from stylekg.kg.llm import decompose
 from stylekg.kg.llm.library_client import LibraryClient
 from stylekg.kg.llm.openai_client import OpenAIClient
+from stylekg.lm.cache import read_checked_json
 from tests.llm_server import recorded_llm_server
 
 
@@ -74,7 +77,7 @@ def test_truncated_answer_is_reasked_with_more_tokens_never_cached(server, home,
     assert len(result.record["traits"]) == len(full["traits"])
     assert [len(t["markers"]) for t in result.record["traits"]] == [len(t["markers"]) for t in full["traits"]]
     (cached,) = (home / "llm").glob("*.json")  # only the complete answer is cached
-    assert json.loads(cached.read_text())["value"] == full
+    assert read_checked_json(cached, "llm-answer", 1)["value"] == full
 
 
 def test_truncated_every_time_fails_caches_nothing_and_leaves_graph(server, home):

@@ -7,7 +7,6 @@ Against the real local OpenAI-compatible server of ``tests/llm_server.py`` (the 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 
 from stylekg.errors import LLMError
 from stylekg.kg.llm.openai_client import OpenAIClient
+from stylekg.lm.cache import read_checked_json
 from tests.llm_server import recorded_llm_server
 
 SECRETS = ("s3cret-pass", "qk-123", "frag-456", "alice")
@@ -50,7 +50,7 @@ def test_cache_entry_holds_only_the_public_endpoint(home):
         assert len(server.requests) == 1 and server.requests[0]["path"] == "/v1/chat/completions"
         (entry,) = (home / "llm").glob("*.json")
         text = entry.read_text()
-        assert json.loads(text)["endpoint"] == f"http://127.0.0.1:{server.server_port}/v1"
+        assert read_checked_json(entry, "llm-answer", 1)["endpoint"] == f"http://127.0.0.1:{server.server_port}/v1"
         assert not any(s in text or s in entry.name for s in SECRETS)
         # the same endpoint with other credentials shares the cache: the key is built from the public form
         again = OpenAIClient("m", base_url=f"http://127.0.0.1:{server.server_port}/v1#other", api_key="sk-test")

@@ -28,11 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import LLMError
+from ..jsonform import json_depth
 
 log = logging.getLogger(__name__)
 Messages = list[dict[str, str]]
 SYSTEM = "You are a careful assistant that answers with a single JSON object and nothing else."
 MAX_ANSWER_CHARS = 262_144  # 256 Ki characters: twice what the 32,768-token ceiling can hold at ~4 chars a token
+MAX_ANSWER_DEPTH = 32  # nesting an answer may have: the schemas need 4; a deeper one is re-asked, never parsed
 MAX_STRING_CHARS = 4_000  # one name, description or example (a schema may set its own maxLength)
 MAX_QUOTE_CHARS = 120  # what an error message quotes of a value
 MAX_ECHO_CHARS = 2_000  # what a re-ask sends back of the invalid answer
@@ -99,6 +101,8 @@ _KEY_AT_END = r'[{,]\s*"(?:[^"\\]|\\.)*"\s*:?$'
 def parse_json(text: str) -> tuple[Any, bool]:
     """(value, repaired): parse as-is, else after :func:`repair_json`; raises ``ValueError`` naming the line."""
     cleaned = strip_fences(text).strip()
+    if (depth := json_depth(cleaned)) > MAX_ANSWER_DEPTH:  # refused before a recursive parse or check meets it
+        raise ValueError(f"the answer is nested {depth} levels deep, more than {MAX_ANSWER_DEPTH}")
     try:
         value, end = json.JSONDecoder().raw_decode(cleaned)  # tolerate chatter after the object
         return value, bool(cleaned[end:].strip())

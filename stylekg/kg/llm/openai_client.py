@@ -27,11 +27,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ...errors import LLMError, redact
-from ...paths import atomic_write_text, cache_dir, remove_stale_temps, sha256_text
-from .client import SYSTEM, Completion, LLMClient, Messages
+from ...lm.cache import read_checked_json, reject_entry, write_checked_json
+from ...paths import cache_dir, remove_stale_temps, sha256_text
+from .client import SYSTEM, Completion, LLMClient, Messages, check_schema
 from .endpoint import public_url
 
 log = logging.getLogger(__name__)
+LLM_CACHE_SCHEMA = 1  # checked-entry schema of a cached answer
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4o-mini"
 MODES = ("json_schema", "json_object", "text")
@@ -94,15 +96,17 @@ class OpenAIClient(LLMClient):
     def complete_json(self, prompt: str, schema: dict[str, Any], *, check=None, system: str = SYSTEM) -> dict[str, Any]:
         if self.cache:
             path = self._cache_path(self.cache_key(prompt, schema, system))
-            if path.is_file():
+            entry = read_checked_json(path, "llm-answer", LLM_CACHE_SCHEMA)  # None: missing or damaged (dropped)
+            if entry is not None:
                 try:
-                    value = json.loads(path.read_text(encoding="utf-8"))["value"]
+                    value = entry["value"]
+                    check_schema(value, schema)
                     if check is not None:
                         check(value)
                     self.cache_hits += 1
                     return value
                 except (ValueError, KeyError, TypeError) as exc:
-                    log.warning("ignoring bad LLM cache entry %s: %s", path.name, exc)
+                    reject_entry(path, f"not a valid answer ({exc})")
         self._system = system
         return super().complete_json(prompt, schema, check=check, system=system)
 
@@ -111,7 +115,8 @@ class OpenAIClient(LLMClient):
             return
         path = self._cache_path(self.cache_key(prompt, schema, getattr(self, "_system", SYSTEM)))
         remove_stale_temps(path.parent)
-        atomic_write_text(path, json.dumps({"endpoint": self.endpoint, "model": self.model, "value": value}))
+        write_checked_json(path, {"endpoint": self.endpoint, "model": self.model, "value": value}, "llm-answer",
+                           LLM_CACHE_SCHEMA)
 
     # ---- one raw call ----------------------------------------------------------------------
     def _format(self, schema: dict[str, Any]) -> dict[str, Any] | None:

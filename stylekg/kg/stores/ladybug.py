@@ -22,6 +22,7 @@ import ladybug
 
 from ...errors import StoreError
 from . import cypher_ladybug
+from .file_check import check_store_file, damage_error, record_whole
 from .base import SCHEMA_VERSION, GraphStore, Tx
 from .readonly import StatementKind, ladybug_kind, ladybug_operators
 
@@ -47,14 +48,19 @@ class LadybugStore(GraphStore):
                              hint="save a graph first (stylekg kg save --library), or pass --store with an existing store")
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_store_file(self.path, read_only)  # a damaged file can crash the process: probed apart first
         try:
             self._db = ladybug.Database(str(self.path), read_only=read_only)
+        except (MemoryError, UnicodeDecodeError) as exc:
+            raise damage_error(self.path, f"{type(exc).__name__}: {exc}") from None
         except RuntimeError as exc:
             if "lock" in str(exc).lower():
                 raise StoreError(
                     f"the graph store {self.path} is in use by another process (LadybugDB allows one writer per file)",
                     hint="wait for or close the other stylekg command, or pass --store with another path",
                 ) from None
+            if "corrupt" in str(exc).lower() or "not a valid" in str(exc).lower():
+                raise damage_error(self.path, str(exc)) from None
             raise StoreError(f"cannot open LadybugDB store {self.path}: {exc}") from None
         self._conn: ladybug.Connection | None = ladybug.Connection(self._db)
         self._walk_cap = MAX_WALK_DEFAULT
@@ -70,6 +76,8 @@ class LadybugStore(GraphStore):
             self._conn.close()
             self._db.close()
             self._conn = None
+            if not self.read_only and self.path.is_file():
+                record_whole(self.path)  # written by us: the next open skips the probe
 
     def _exec(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         if self._conn is None:
