@@ -35,7 +35,7 @@ from ..lm.architectures import architecture_of
 from ..lm.cache import read_checked, reject_entry, write_checked
 from ..lm.hooks import TraceDict
 from ..lm.placement import input_device, state_tensors
-from ..paths import atomic_path, cache_dir, remove_stale_temps, sha256_text
+from ..paths import cache_dir, remove_stale_temps, sha256_text
 from .common.layers import check_layers
 from .common.prompts import pad_batch, pad_id
 from .corpora import FORTUNES_DIR, WORDNET_DIR, Corpus, read_corpus, statistics_corpus

@@ -21,7 +21,6 @@ from stylekg.kg.library import load_library
 from stylekg.kg.llm import decompose
 from stylekg.kg.llm.library_client import LibraryClient
 from stylekg.kg.llm.openai_client import OpenAIClient
-from stylekg.lm.cache import read_checked_json
 from tests.llm_server import recorded_llm_server
 
 
