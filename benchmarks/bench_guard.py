@@ -40,13 +40,13 @@ from stylekg.requests import Neighbour
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _tuning_requests(requests, lm):
-    """Records 50-99 with the rewrite and paraphrase prompts of records 0-49 as locality (own answers)."""
+def _tuning_requests(requests, n: int):
+    """Records 50..50+n with the rewrite and paraphrase prompts of records 0-49 as locality (own answers)."""
     loc = []
     for r in requests[:50]:
         for prompt in (r.text, *r.paraphrase_prompts):
             loc.append(Neighbour(prompt, r.target_true))
-    edits = requests[50:100]
+    edits = requests[50:50 + n]
     per = -(-len(loc) // len(edits))
     return [e.with_(neighborhood_prompts=tuple(loc[i * per:(i + 1) * per])) for i, e in enumerate(edits)]
 
@@ -71,9 +71,9 @@ def run(args) -> dict:
     facts = ROOT / "stylekg" / "data" / "facts" / f"counterfact_{args.model}.jsonl"
     records = read_requests(facts)
     if args.protocol == "tune":
-        requests, vocab = _tuning_requests(records, lm), shipped_vocabulary(args.model, slice(100, None))
+        requests, vocab = _tuning_requests(records, args.edits), shipped_vocabulary(args.model, slice(100, None))
     else:
-        requests, vocab = records[:50], shipped_vocabulary(args.model, slice(50, None))
+        requests, vocab = records[:args.edits], shipped_vocabulary(args.model, slice(50, None))
     method, hp = load_method(args.method, args.model)
     changes = {k: type(getattr(hp, k))(v) if not isinstance(getattr(hp, k), bool) else v in ("1", "true", "True")
                for k, v in (s.split("=", 1) for s in args.set)}
@@ -83,7 +83,8 @@ def run(args) -> dict:
     preserved = probe_preserved(lm, requests, vocab, min_prob=args.min_prob, per_template=args.per_template)
     probe_s = time.perf_counter() - t0
     before = evaluate(lm, requests)
-    out = {"model": args.model, "method": args.method, "protocol": args.protocol, "settings": changes,
+    out = {"model": args.model, "method": args.method, "protocol": args.protocol, "edits": len(requests),
+           "settings": changes,
            "preserved": len(preserved), "probe_s": probe_s, "rows": {}}
     for row in args.rows:
         context = EditContext(stats=stats, preserved=preserved if row == "guarded" else ())
@@ -110,6 +111,7 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--method", default="memit", choices=["memit", "alphaedit"])
     parser.add_argument("--protocol", default="tune", choices=["tune", "judge"])
+    parser.add_argument("--edits", type=int, default=50, help="facts edited in the batch (at most 50)")
     parser.add_argument("--rows", nargs="+", default=["plain", "guarded"])
     parser.add_argument("--set", nargs="*", default=[], help="hparam overrides, e.g. guard_key_weight=30")
     parser.add_argument("--min-prob", type=float, default=0.1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 
 import pytest
 import torch
@@ -163,7 +165,6 @@ def test_plain_answer_items_cut_every_answer_at_its_markers():
 # ---- the run: plain answers come from train prompts only ---------------------------------------------------------
 def test_the_runs_preserved_set_holds_train_answers_and_never_a_heldout_prompt(tiny, home, tmp_path):
     from stylekg.editing import get_method
-    from stylekg.editing.registry import Method
     from stylekg.kg.library import load_library
     from stylekg.pipeline.config import RunConfig
     from stylekg.pipeline.generation_run import GenerationJudging
@@ -187,7 +188,7 @@ def test_the_runs_preserved_set_holds_train_answers_and_never_a_heldout_prompt(t
         seen.append(context)
         return plain.apply(model, tokenizer, requests, hparams, context)
 
-    method = Method("penalty-ft", plain.hparams_class, spy, True)
+    method = dataclasses.replace(plain, apply=spy)
     _, hp = load_method("penalty-ft", "tiny-gpt2", steps=1, retain_weight=1.0)
     requests = []
     snap = snapshot(tiny.model)
