@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-
 import pytest
 import torch
 
@@ -192,7 +191,7 @@ def test_the_runs_preserved_set_holds_train_answers_and_never_a_heldout_prompt(t
     _, hp = load_method("penalty-ft", "tiny-gpt2", steps=1, retain_weight=1.0)
     requests = []
     snap = snapshot(tiny.model)
-    edit = judging.edit(method, hp, requests, ["test"], tmp_path / "edit.safetensors")
+    edit = judging.edit(method, hp, requests, ["test"], tmp_path / "run" / "edit.safetensors")
     assert all(torch.equal(p, snap[n]) for n, p in tiny.model.named_parameters())
     preserved = seen[0].preserved
     assert preserved and edit.info["n_preserved"] == len(preserved)
