@@ -133,8 +133,16 @@ def test_bf16_sequential_delta_file_gives_the_same_bits(bf16, bf16_stats, tmp_pa
 
 
 @pytest.fixture(scope="module")
-def memit_reference(tiny, tmp_path_factory):
+def whole():
+    """The tiny GPT-2 freshly loaded and placed whole: the session's shared ``tiny`` may have been touched by an
+    earlier module (its weights hash differed after the full unit suite), so the comparisons use their own copy."""
+    return load_model("tiny-gpt2")
+
+
+@pytest.fixture(scope="module")
+def memit_reference(whole, tmp_path_factory):
     """MEMIT's deltas on the tiny GPT-2 placed whole (restored right away), with the statistics it used."""
+    tiny = whole
     method, hparams = load_method("memit", "tiny-gpt2")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STYLEKG_HOME", str(tmp_path_factory.mktemp("home")))
@@ -159,18 +167,18 @@ def _memit_matches(lm, reference) -> None:
     assert same_weights(lm.model, before)
 
 
-def test_explicit_device_map_edits_like_the_whole_model(tiny, memit_reference) -> None:
+def test_explicit_device_map_edits_like_the_whole_model(whole, memit_reference) -> None:
     """A map naming every module (all on the CPU here) puts accelerate's hooks on the model; MEMIT's delta is the
     one of the model placed whole."""
-    mapped = load_model("tiny-gpt2", device_map=every_module_map(tiny))
+    mapped = load_model("tiny-gpt2", device_map=every_module_map(whole))
     assert is_dispatched(mapped.model) and mapped.model.hf_device_map["transformer.h.2"] == "cpu"
-    assert mapped.device == torch.device("cpu") and weights_hash(mapped.model) == weights_hash(tiny.model)
+    assert mapped.device == torch.device("cpu") and weights_hash(mapped.model) == weights_hash(whole.model)
     prompts = ["The capital city of France", "Hello"]
-    assert generate(mapped, prompts, max_new_tokens=4) == generate(tiny, prompts, max_new_tokens=4)
+    assert generate(mapped, prompts, max_new_tokens=4) == generate(whole, prompts, max_new_tokens=4)
     _memit_matches(mapped, memit_reference)
 
 
-def test_cpu_offloaded_layers_edit_like_the_whole_model(tiny, memit_reference) -> None:
+def test_cpu_offloaded_layers_edit_like_the_whole_model(whole, memit_reference) -> None:
     """Offloading (weights kept in CPU copies, parameters left as meta tensors, loaded for each forward pass) as a
     GPU map's "cpu" entries do, with the CPU as execution device: the edit writes into the copies, gives MEMIT's
     delta of the model placed whole, and restores them bit-identically."""
@@ -181,7 +189,7 @@ def test_cpu_offloaded_layers_edit_like_the_whole_model(tiny, memit_reference) -
     assert lm.model.get_parameter(edited).device.type == "meta"
     assert weight_tensor(lm.model, edited).device.type == "cpu"
     assert input_device(lm.model) == torch.device("cpu")
-    assert weights_hash(lm.model) == weights_hash(tiny.model)  # caches keyed by weights see the same model
+    assert weights_hash(lm.model) == weights_hash(whole.model)  # caches keyed by weights see the same model
     _memit_matches(lm, memit_reference)
 
 
