@@ -90,8 +90,8 @@ def check_store_file(path: Path, read_only: bool) -> None:
         return
     lines = [line for line in (done.stderr or "").strip().splitlines() if line.strip()]
     last = lines[-1] if lines else ""
-    if "lock" in last.lower():  # in use by another process: the real open says so
-        return
+    if "lock" in (done.stderr or "").lower():  # in use by another process: the real open says so (LadybugDB's
+        return  # message may be followed by a "See the docs" line, so the whole of stderr is read)
     if done.returncode < 0:
         detail = f"reading it crashed the process with signal {-done.returncode}"
     else:
