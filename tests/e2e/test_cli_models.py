@@ -60,7 +60,7 @@ def test_generate_tiny_is_greedy_and_repeatable() -> None:
 
 
 def test_corrupt_cache_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A damaged cache entry for the real model gives a fix-it line, not a traceback."""
+    """A damaged cache entry for the real model is rebuilt with one warning line, not a traceback."""
     import importlib.util
 
     from stylekg.lm import REGISTRY
@@ -74,5 +74,6 @@ def test_corrupt_cache_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.Mon
     (entry / loading.MANIFEST).write_text(json.dumps({"weights_bytes": 10, "source_sha256": "x", "format": 1}))
     (entry / loading.WEIGHTS).write_bytes(b"0123456789")
     out = run("models", "info", "smollm2-135m", env={"STYLEKG_HOME": str(home)})
-    assert out.returncode == 2, out.stderr
-    assert "corrupt" in out.stderr and "Traceback" not in out.stderr
+    # issue 24: a damaged entry is rebuilt from the GGUF with one warning naming it (an error only if that fails)
+    assert out.returncode == 0, out.stderr
+    assert "damaged model cache entry" in out.stderr and "Traceback" not in out.stderr

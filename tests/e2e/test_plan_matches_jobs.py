@@ -6,6 +6,7 @@ registry, as every job reaches it) records the requests and the preserved set it
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from stylekg.cli import app
-from stylekg.editing.registry import METHODS
+from stylekg.editing.registry import package_of
 from stylekg.kg.io import save_graph
 from stylekg.kg.library import load_library
 from stylekg.pipeline import Pipeline, RunConfig
@@ -26,7 +27,7 @@ runner = CliRunner()
 @pytest.fixture()
 def handed(monkeypatch) -> list[dict]:
     """Every call of MEMIT's apply: the requests and the preserved set it got, as JSON."""
-    module = importlib.import_module(METHODS["memit"])
+    module = importlib.import_module(package_of("memit"))
     real, calls = module.apply, []
 
     def spy(model, tokenizer, requests, hparams, context=None):
@@ -34,7 +35,7 @@ def handed(monkeypatch) -> list[dict]:
                       "preserved": [p.to_json() for p in (context.preserved if context else ())]})
         return real(model, tokenizer, requests, hparams, context)
 
-    monkeypatch.setattr(module, "apply", spy)
+    monkeypatch.setattr(module, "METHOD", dataclasses.replace(module.METHOD, apply=spy))  # what get_method returns
     return calls
 
 
