@@ -83,6 +83,9 @@ def test_compare_edits_what_kg_requests_prints(tmp_path: Path, handed: list[dict
 
     plan = _printed("Yoda", "--job", "compare")
     result = compare_style(load_model("tiny-gpt2"), "Yoda", ["memit"], max_markers=2)
-    assert len(handed) == 1 and result["requests"] == len(plan["requests"])
+    # the guarded row, then the same method without the guard (the plain reference method) on the same requests
+    assert len(handed) == 2 and result["requests"] == len(plan["requests"])
     _same(plan, handed[0])
+    assert handed[1]["requests"] == handed[0]["requests"] and handed[1]["preserved"] == []
+    assert [r["method"] for r in result["rows"]] == ["none", "memit", "memit (no guard)"]
     assert "Style:yoda" not in {r["requested_rewrite"]["subject_id"] for r in plan["unrelated"]}
